@@ -1,0 +1,1 @@
+"""Fenghuo api (built by later issues)."""

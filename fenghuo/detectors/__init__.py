@@ -1,0 +1,1 @@
+"""Fenghuo detectors (built by later issues)."""

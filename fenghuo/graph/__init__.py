@@ -1,0 +1,1 @@
+"""Fenghuo graph (built by later issues)."""

@@ -1,0 +1,1 @@
+"""Ingest: real-format parsers, tenant attribution, Kafka publishing, the HTTP gateway."""

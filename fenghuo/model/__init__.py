@@ -1,0 +1,57 @@
+"""The typed event model shared by every stage."""
+
+from __future__ import annotations
+
+from fenghuo.model.events import (
+    SCHEMA_VERSION,
+    AccessDenial,
+    Actor,
+    ApiCall,
+    ContainerAlert,
+    Event,
+    Family,
+    FileAccess,
+    Flow,
+    Grant,
+    HostAudit,
+    Process,
+    ProcessCrash,
+    ProcessExec,
+    RawRef,
+    Resource,
+    SeccompViolation,
+    SyscallActivity,
+    VmLifecycle,
+    decode_event,
+    encode_event,
+    event_family,
+    event_to_dict,
+)
+from fenghuo.model.ids import event_id
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AccessDenial",
+    "Actor",
+    "ApiCall",
+    "ContainerAlert",
+    "Event",
+    "Family",
+    "FileAccess",
+    "Flow",
+    "Grant",
+    "HostAudit",
+    "Process",
+    "ProcessCrash",
+    "ProcessExec",
+    "RawRef",
+    "Resource",
+    "SeccompViolation",
+    "SyscallActivity",
+    "VmLifecycle",
+    "decode_event",
+    "encode_event",
+    "event_family",
+    "event_id",
+    "event_to_dict",
+]

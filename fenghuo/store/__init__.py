@@ -1,0 +1,1 @@
+"""Fenghuo store (built by later issues)."""

@@ -1,0 +1,1 @@
+"""Fenghuo streaming (built by later issues)."""

@@ -1,0 +1,20 @@
+"""Shared fixtures. The embedded broker fixtures live in tests/fixtures_kafka.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+# The public real-format samples sit beside the project (../shared/samples), never copied into it.
+SAMPLES = REPO.parent / "shared" / "samples"
+
+pytest_plugins = ["tests.fixtures_kafka"]
+
+
+@pytest.fixture(scope="session")
+def samples() -> Path:
+    if not SAMPLES.is_dir():
+        pytest.fail(f"the shared samples are missing: expected them at {SAMPLES}")
+    return SAMPLES

@@ -1,0 +1,1 @@
+"""Embedded broker fixtures (filled in by the Kafka work)."""
