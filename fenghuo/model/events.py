@@ -23,7 +23,10 @@ SCHEMA_VERSION = 1
 # Event times are always timezone-aware UTC; a naive time in a native record is rejected.
 UtcDatetime = Annotated[dt.datetime, msgspec.Meta(tz=True)]
 
-AttributionStatus = Literal["pending", "attributed", "unattributed"]
+# pending: not yet resolved (parser output); attributed: tenant_id is set; provider: the
+# provider's own infrastructure (a host process serving no VM); unattributed: nothing in the
+# inventory matched. Unattributed events are kept and flagged, never dropped.
+AttributionStatus = Literal["pending", "attributed", "provider", "unattributed"]
 
 
 class Family(enum.StrEnum):

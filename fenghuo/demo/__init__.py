@@ -1,0 +1,1 @@
+"""Demo data for embedded defaults: the inventory that covers the shared samples."""

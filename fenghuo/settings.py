@@ -1,0 +1,56 @@
+"""All settings in one typed class, read from FENGHUO_* environment variables (and an optional
+`.env`), validated when first asked for, never at import time."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDER = "changethis"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FENGHUO_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    # Where the embedded defaults keep their state (SQLite files, logs).
+    data_dir: Path = Path("var")
+    inventory: Path | None = None
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = "fenghuo."
+    topic_partitions: int = Field(default=3, ge=1)
+    # How long a publish may wait for the broker's acknowledgement before giving up (503).
+    kafka_timeout_s: float = Field(default=10.0, gt=0)
+    embedded_broker_port: int = Field(default=9092, ge=1, le=65535)
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=1, le=65535)
+    ingest_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    ingest_retry_after_s: int = Field(default=5, ge=1)
+
+    # Keyed HMAC secret for tenant pseudonyms (used by later issues); must be set in production.
+    pseudonym_key: SecretStr = SecretStr(_PLACEHOLDER)
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Settings:
+        if (
+            self.environment == "production"
+            and self.pseudonym_key.get_secret_value() == _PLACEHOLDER
+        ):
+            msg = "FENGHUO_PSEUDONYM_KEY must be set to a real secret in production"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "fenghuo.db"
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings()
