@@ -20,6 +20,7 @@ from fenghuo.model import (
     ApiCall,
     ContainerAlert,
     Event,
+    Family,
     FileAccess,
     Flow,
     HostAudit,
@@ -30,6 +31,7 @@ from fenghuo.model import (
     SyscallActivity,
     VmLifecycle,
 )
+from fenghuo.model.events import AttributionStatus
 
 
 @dataclass
@@ -39,6 +41,8 @@ class _Found:
     tenants: list[str] = field(default_factory=list)
     via: list[str] = field(default_factory=list)
     host_id: str | None = None
+    # The event names a VM or container the inventory does not know: never "provider".
+    unresolved: bool = False
 
     def add(self, tenant: str | None, evidence: str) -> None:
         if tenant is None or not evidence:
@@ -61,6 +65,15 @@ def _process_vm(index: InventoryIndex, process: Process | None) -> VmRecord | No
     return index.vm_by_name(process.vm_name) or index.vm_by_label(process.selinux_context)
 
 
+def _is_svirt(context: str | None) -> bool:
+    return context is not None and ":svirt_t:" in context
+
+
+def _names_a_vm(process: Process) -> bool:
+    """A process that says it serves a VM (by name or sVirt label) the inventory lacks."""
+    return bool(process.vm_name) or _is_svirt(process.selinux_context)
+
+
 def _with_vm_name(process: Process, vm: VmRecord | None) -> Process:
     if vm is None or process.vm_name == vm.name:
         return process
@@ -69,16 +82,16 @@ def _with_vm_name(process: Process, vm: VmRecord | None) -> Process:
 
 def _hypervisor(index: InventoryIndex, event: Event, found: _Found) -> Event:
     if isinstance(event, VmLifecycle):
-        found.add_vm(
-            index.vm_by_name(event.vm_name) or index.vm_by_uuid(event.vm_uuid),
-            f"vm:{event.vm_name}",
-        )
+        vm = index.vm_by_name(event.vm_name) or index.vm_by_uuid(event.vm_uuid)
+        found.add_vm(vm, f"vm:{event.vm_name}")
+        found.unresolved = vm is None
         return event
     if isinstance(event, ContainerAlert):
         container = index.container(event.container_id)
         if container is not None:
             found.add(container.tenant, f"container:{container.id}")
             found.host_id = found.host_id or container.host
+        found.unresolved = event.container_id is not None and container is None
         return event
     if isinstance(event, AccessDenial):
         source = index.vm_by_name(event.source_vm) or index.vm_by_label(event.source_context)
@@ -86,6 +99,7 @@ def _hypervisor(index: InventoryIndex, event: Event, found: _Found) -> Event:
         target = target or index.vm_by_disk(event.target_path)
         found.add_vm(source, f"svirt-source:{source.name}" if source else "")
         found.add_vm(target, f"svirt-target:{target.name}" if target else "")
+        found.unresolved = source is None and _is_svirt(event.source_context)
         return msgspec.structs.replace(
             event,
             process=_with_vm_name(event.process, source),
@@ -98,6 +112,8 @@ def _hypervisor(index: InventoryIndex, event: Event, found: _Found) -> Event:
     ):
         vm = _process_vm(index, event.process)
         found.add_vm(vm, f"vmm:{vm.name}" if vm else "")
+        process = event.process
+        found.unresolved = vm is None and process is not None and _names_a_vm(process)
         if isinstance(event, FileAccess):
             target = next((t for p in event.paths if (t := index.vm_by_disk(p))), None)
             found.add_vm(target, f"disk:{target.name}" if target else "")
@@ -143,9 +159,15 @@ def attribute(index: InventoryIndex, event: Event) -> Event:
     else:
         event = _hypervisor(index, event, found)
     host_id = event.host_id or found.host_id
+    status: AttributionStatus
     if found.tenants:
         status = "attributed"
-    elif host_id is not None and host_id in index.hosts and event.family == "hypervisor":
+    elif (
+        not found.unresolved
+        and host_id is not None
+        and host_id in index.hosts
+        and event.family is Family.HYPERVISOR
+    ):
         # A host process serving no VM: the provider's own infrastructure.
         status = "provider"
         found.via.append(f"host:{host_id}")

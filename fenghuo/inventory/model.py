@@ -13,7 +13,15 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyAddress,
+    IPvAnyNetwork,
+    ValidationError,
+    field_validator,
+)
 
 from fenghuo.errors import InventoryError
 
@@ -29,7 +37,7 @@ class Tenant(_Strict):
     name: str = ""
     accounts: tuple[str, ...] = ()
     vpcs: tuple[str, ...] = ()
-    cidrs: tuple[IpNetwork, ...] = ()
+    cidrs: tuple[IPvAnyNetwork, ...] = ()
     critical_infrastructure: bool = False
 
     @field_validator("accounts", mode="before")
@@ -43,7 +51,7 @@ class Tenant(_Strict):
 
 class SharedService(_Strict):
     name: str = Field(min_length=1)
-    cidr: IpNetwork
+    cidr: IPvAnyNetwork
 
 
 class Vm(_Strict):
@@ -51,7 +59,7 @@ class Vm(_Strict):
     uuid: str | None = None
     tenant: str
     instance_id: str | None = None
-    ips: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...] = ()
+    ips: tuple[IPvAnyAddress, ...] = ()
     interfaces: tuple[str, ...] = ()
     disks: tuple[str, ...] = ()
     seclabel: str | None = None
@@ -65,7 +73,7 @@ class Container(_Strict):
 
 class Host(_Strict):
     id: str = Field(min_length=1)
-    ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
+    ip: IPvAnyAddress | None = None
     vms: tuple[Vm, ...] = ()
     containers: tuple[Container, ...] = ()
 

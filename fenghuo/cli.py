@@ -1,0 +1,244 @@
+"""The `fenghuo` command line (CONTRACTS.md)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+import click
+
+from fenghuo import __version__
+from fenghuo.errors import FenghuoError
+from fenghuo.ingest.parsers import FORMATS, RawLine, RecordError, raw_lines
+from fenghuo.model import encode_event
+from fenghuo.settings import get_settings
+from fenghuo.store.keys import ApiKeyError, KeyStore, Role
+
+FORMAT_CHOICE = click.Choice(FORMATS)
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def _input_lines(paths: tuple[str, ...]) -> Iterator[tuple[str, Iterator[RawLine]]]:
+    for name in paths:
+        if name == "-":
+            yield "stdin", raw_lines("stdin", sys.stdin)
+            continue
+        path = Path(name)
+        if not path.is_file():
+            _fail(f"no such file: {name}")
+        with path.open(encoding="utf-8", errors="backslashreplace") as handle:
+            yield str(path), raw_lines(str(path), handle)
+
+
+def _error_line(error: RecordError) -> str:
+    where = f"{error.source}:{error.line}" if error.line else error.source
+    return f"{where}: {error.format}: {error.reason}"
+
+
+@click.group()
+@click.version_option(__version__)
+@click.option("-v", "--verbose", is_flag=True, help="log at INFO level")
+def main(verbose: bool) -> None:
+    """Fenghuo (烽火): early warning of VM escape, container escape and cross-tenant leakage."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.command()
+def setup() -> None:
+    """Download and verify the pinned artifacts (embedded broker, Flink connector jars)."""
+    from fenghuo.artifacts import ensure_all
+
+    for name, path in ensure_all().items():
+        click.echo(f"{name}: {path}")
+
+
+@main.command()
+@click.option("--port", type=int, default=None, help="listen port (default from settings: 9092)")
+def broker(port: int | None) -> None:
+    """Run the embedded Kafka-protocol broker alone, until Ctrl-C."""
+    from fenghuo.artifacts import ensure_all
+    from fenghuo.ingest.kafka.broker import run_broker_forever
+    from fenghuo.ingest.kafka.topics import Topics
+
+    settings = get_settings()
+    ensure_all()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    run_broker_forever(
+        port or settings.embedded_broker_port,
+        log_path=settings.data_dir / "broker.log",
+        topics=Topics(settings.topic_prefix),
+        on_ready=lambda b: click.echo(f"broker ready on {b.bootstrap} (Ctrl-C stops it)"),
+    )
+
+
+@main.command()
+@click.option("--format", "format_name", type=FORMAT_CHOICE, required=True)
+@click.option("--inventory", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--host", "host_id", help="host the records came from, when the format lacks it")
+@click.argument("paths", nargs=-1, required=True)
+def parse(format_name: str, inventory: Path | None, host_id: str | None, paths: tuple[str]) -> None:
+    """Print the normalised events of raw files as JSON lines; record errors go to stderr."""
+    from fenghuo.ingest.normalise import Normaliser
+    from fenghuo.inventory import InventoryStore
+
+    normaliser = Normaliser(InventoryStore(inventory) if inventory else None)
+    events = errors = unattributed = 0
+    out = sys.stdout.buffer
+    for _name, lines in _input_lines(paths):
+        for result in normaliser.stream(format_name, lines, host_id):
+            if isinstance(result, RecordError):
+                errors += 1
+                click.echo(_error_line(result), err=True)
+            else:
+                events += 1
+                unattributed += result.attribution == "unattributed"
+                out.write(encode_event(result) + b"\n")
+    out.flush()
+    click.echo(
+        f"{format_name}: {events} events, {errors} record errors, {unattributed} unattributed",
+        err=True,
+    )
+
+
+@main.command()
+@click.option("--format", "format_name", type=FORMAT_CHOICE, required=True)
+@click.option("--inventory", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--host", "host_id", help="host the records came from, when the format lacks it")
+@click.option("--bootstrap", help="Kafka bootstrap servers (default from settings)")
+@click.argument("paths", nargs=-1, required=True)
+def ingest(
+    format_name: str,
+    inventory: Path | None,
+    host_id: str | None,
+    bootstrap: str | None,
+    paths: tuple[str],
+) -> None:
+    """Publish raw files (or - for stdin) to Kafka; bad records go to the dead-letter topic."""
+    from fenghuo.platform import inventory_store, open_ingest
+
+    settings = get_settings()
+    store = inventory_store(settings, inventory)
+    totals = [0, 0, 0]
+    with open_ingest(settings, store, bootstrap or settings.kafka_bootstrap) as parts:
+        for _name, lines in _input_lines(paths):
+            report = parts.ingestor.ingest(format_name, lines, host_id=host_id)
+            for error in report.errors:
+                click.echo(_error_line(error), err=True)
+            totals[0] += report.lines_read
+            totals[1] += report.published
+            totals[2] += report.dead_lettered
+    click.echo(
+        f"{format_name}: read {totals[0]} lines, published {totals[1]} events, "
+        f"dead-lettered {totals[2]} records"
+    )
+
+
+@main.command()
+@click.option("--host", default=None, help="listen address (default 127.0.0.1)")
+@click.option("--port", type=int, default=None, help="listen port (default 8080)")
+@click.option("--inventory", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--bootstrap", help="Kafka bootstrap servers (default from settings)")
+def serve(
+    host: str | None, port: int | None, inventory: Path | None, bootstrap: str | None
+) -> None:
+    """Serve the API (ingest gateway, health) against an existing broker."""
+    from fenghuo.platform import (
+        ApiServer,
+        build_services,
+        inventory_store,
+        open_ingest,
+        wait_for_signal,
+    )
+
+    settings = get_settings()
+    bootstrap = bootstrap or settings.kafka_bootstrap
+    store = inventory_store(settings, inventory)
+    with open_ingest(settings, store, bootstrap) as parts:
+        server = ApiServer(
+            build_services(settings, parts, bootstrap),
+            host or settings.api_host,
+            port or settings.api_port,
+        )
+        server.start()
+        click.echo(f"API on http://{host or settings.api_host}:{port or settings.api_port}")
+        try:
+            wait_for_signal()
+        finally:
+            server.stop()
+
+
+@main.command()
+@click.option(
+    "--samples",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="folder of real-format samples to ingest (default ../shared/samples)",
+)
+@click.option("--simulate", is_flag=True, help="live demo telemetry (arrives with the simulator)")
+def up(samples: Path | None, simulate: bool) -> None:
+    """Start everything on embedded defaults; Ctrl-C stops all of it cleanly."""
+    from fenghuo.platform import run_up
+
+    run_up(get_settings(), samples, simulate, echo=click.echo)
+
+
+@main.group()
+def keys() -> None:
+    """Manage API keys (stored hashed; a key is shown once)."""
+
+
+@keys.command("create")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--tenant", "tenant_id", help="the tenant a tenant_viewer key may see")
+@click.option("--name", default="", help="a label for the key (shown in audit records)")
+def keys_create(role: str, tenant_id: str | None, name: str) -> None:
+    store = KeyStore(get_settings().db_path)
+    try:
+        key, token = store.create(Role(role), tenant_id, name)
+    except ApiKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created key {key.id} ({key.name}, role {key.role.value}); it is shown once:")
+    click.echo(token)
+
+
+@keys.command("list")
+def keys_list() -> None:
+    for key in KeyStore(get_settings().db_path).list():
+        state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+        click.echo(f"{key.id}  {key.role.value:<13} {key.tenant_id or '-':<12} {key.name}  {state}")
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    if not KeyStore(get_settings().db_path).revoke(key_id):
+        _fail(f"no active key {key_id}")
+    click.echo(f"revoked {key_id}")
+
+
+@main.command()
+@click.option("-o", "--output", type=click.File("w"), default="-")
+def schema(output: TextIO) -> None:
+    """Print the JSON Schema of the `native` event format."""
+    from fenghuo.model.schema import native_event_schema
+
+    json.dump(native_event_schema(), output, indent=2, sort_keys=True)
+    output.write("\n")
+
+
+def run() -> None:
+    try:
+        main(standalone_mode=True)
+    except FenghuoError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

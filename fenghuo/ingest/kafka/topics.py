@@ -1,0 +1,117 @@
+"""Topic names (see CONTRACTS.md, "Kafka topics") and idempotent topic creation."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from fenghuo.errors import BrokerUnavailableError, IngestError
+
+DEFAULT_PREFIX = "fenghuo."
+
+
+class TopicError(IngestError):
+    """The broker answered but refused to create a topic (bad name, config, partitions...)."""
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Fenghuo's topic names under one prefix; a per-test prefix isolates tests on one broker."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    @property
+    def hypervisor(self) -> str:
+        return f"{self.prefix}telemetry.hypervisor"
+
+    @property
+    def tenant(self) -> str:
+        return f"{self.prefix}telemetry.tenant"
+
+    @property
+    def network(self) -> str:
+        return f"{self.prefix}telemetry.network"
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.prefix}dlq"
+
+    @property
+    def alerts(self) -> str:
+        return f"{self.prefix}alerts"
+
+    @property
+    def incidents(self) -> str:
+        return f"{self.prefix}incidents"
+
+    def telemetry(self) -> tuple[str, str, str]:
+        return (self.hypervisor, self.tenant, self.network)
+
+    def all(self) -> tuple[str, ...]:
+        return (*self.telemetry(), self.dlq, self.alerts, self.incidents)
+
+
+def ensure_topics(
+    bootstrap: str,
+    topics: Topics | Iterable[str],
+    *,
+    partitions: int = 3,
+    replication_factor: int = 1,
+    timeout: float = 15.0,
+    config: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Create the topics that do not exist yet; return the ones created by this call.
+
+    An existing topic is left as it is (its partition count is not changed). Returns only once
+    the broker's metadata lists every topic, so a producer started next will find them.
+    """
+    names = list(topics.all() if isinstance(topics, Topics) else topics)
+    deadline = time.monotonic() + timeout
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    new = [
+        NewTopic(n, partitions, replication_factor, config=dict(config or {}))
+        for n in sorted(set(names))
+    ]
+    futures = admin.create_topics(new, request_timeout=timeout, operation_timeout=timeout)
+    created: list[str] = []
+    for name, fut in futures.items():
+        try:
+            fut.result(timeout=max(0.0, deadline - time.monotonic()))
+        except KafkaException as exc:
+            err: KafkaError = exc.args[0]
+            if err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                continue
+            if err.code() in (KafkaError._TIMED_OUT, KafkaError._TRANSPORT):
+                msg = f"broker {bootstrap} did not create topic {name}: {err.str()}"
+                raise BrokerUnavailableError(msg) from exc
+            msg = f"cannot create topic {name} on {bootstrap}: {err.str()}"
+            raise TopicError(msg) from exc
+        except concurrent.futures.TimeoutError as exc:
+            msg = f"broker {bootstrap} did not answer a topic creation in {timeout:.1f} s"
+            raise BrokerUnavailableError(msg) from exc
+        else:
+            created.append(name)
+    _wait_listed(admin, bootstrap, set(names), deadline)
+    return sorted(created)
+
+
+def _wait_listed(admin: AdminClient, bootstrap: str, names: set[str], deadline: float) -> None:
+    missing = set(names)
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            msg = f"topics {sorted(missing)} still missing from {bootstrap}'s metadata"
+            raise BrokerUnavailableError(msg)
+        try:
+            md = admin.list_topics(timeout=min(remaining, 2.0))
+        except KafkaException:
+            continue
+        missing = {n for n in names if n not in md.topics or md.topics[n].error is not None}
+        if not missing:
+            return
+        time.sleep(0.05)  # polling interval while the controller propagates the new topics
