@@ -48,7 +48,7 @@ class Normaliser:
             from fenghuo.ingest.parsers.auditd_process import ProcessTable
 
             shared = self._shared.setdefault(format_name, {"processes": ProcessTable()})
-            return cls(context, **shared)  # type: ignore[call-arg]
+            return cls(context, **shared)
         return cls(context)
 
     def stream(

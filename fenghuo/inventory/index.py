@@ -10,6 +10,8 @@ from fenghuo.inventory.model import Host, Inventory, IpNetwork, Tenant, Vm, mcs_
 
 # Falco reports the 12-character short container id; an inventory may hold the full 64.
 _SHORT_CONTAINER_ID = 12
+# libvirt confines each VM under AppArmor with the profile `libvirt-<domain uuid>`.
+_APPARMOR_PREFIX = "libvirt-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +112,13 @@ class InventoryIndex:
         return self._vm_instance.get(instance_id.lower()) if instance_id else None
 
     def vm_by_label(self, context: str | None) -> VmRecord | None:
-        """The VM whose sVirt categories an SELinux context carries (process or image label)."""
-        cats = mcs_categories(context) if context else None
+        """The VM a confinement label names: the sVirt categories of an SELinux context
+        (process or image label), or libvirt's AppArmor profile `libvirt-<uuid>`."""
+        if not context:
+            return None
+        if context.startswith(_APPARMOR_PREFIX):
+            return self.vm_by_uuid(context.removeprefix(_APPARMOR_PREFIX).split(" ", 1)[0])
+        cats = mcs_categories(context)
         return self._vm_label.get(cats) if cats else None
 
     def vm_name_for_label(self, context: str) -> str | None:

@@ -22,8 +22,9 @@ JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
 def native_event_schema() -> dict[str, Any]:
-    """One native event (one JSON line), discriminated by `kind`."""
-    generated: dict[str, Any] = msgspec.json.schema(Event)
+    """One native event (one JSON line), discriminated by `kind`; plain JSON types only."""
+    # Through JSON and back: msgspec leaves tuple defaults as tuples.
+    generated: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(msgspec.json.schema(Event)))
     return {
         "$schema": JSON_SCHEMA_DIALECT,
         "$id": SCHEMA_ID,

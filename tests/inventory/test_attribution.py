@@ -203,3 +203,13 @@ def test_flow_between_tenants(index: InventoryIndex) -> None:
 def test_attribution_is_deterministic(index: InventoryIndex) -> None:
     event = ProcessExec(**envelope(), process=Process(selinux_context=ACME_QEMU))
     assert attribute(index, event) == attribute(index, event)
+
+
+def test_apparmor_profile_names_the_vm_by_uuid(index: InventoryIndex) -> None:
+    event = ProcessExec(
+        **envelope(host_id="hv-01"),
+        process=Process(pid=3, selinux_context="libvirt-5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d"),
+    )
+    out = attribute(index, event)
+    assert isinstance(out, ProcessExec)
+    assert (out.tenant_id, out.process.vm_name) == ("globex", "globex-db-1")

@@ -27,12 +27,10 @@ ARCH_NAMES: Final[dict[str, str]] = {
     "80000016": "s390x",
     "00000016": "s390",
     "c00000f3": "riscv64",
-    "40000102": "loongarch32",
     "c0000102": "loongarch64",
 }
 
-TABLES_HEADER: Final = None  # marker for readers: the two tables follow
-
+# fmt: off
 _X86_64: Final[dict[int, str]] = {
     0: "read", 1: "write", 2: "open", 3: "close", 4: "stat", 5: "fstat", 6: "lstat", 7: "poll",
     8: "lseek", 9: "mmap", 10: "mprotect", 11: "munmap", 12: "brk", 13: "rt_sigaction",
@@ -182,3 +180,77 @@ _AARCH64: Final[dict[int, str]] = {
     458: "listmount", 459: "lsm_get_self_attr", 460: "lsm_set_self_attr", 461: "lsm_list_modules",
     462: "mseal",
 }
+# fmt: on
+
+_TABLES: Final[dict[str, dict[int, str]]] = {ARCH_X86_64: _X86_64, ARCH_AARCH64: _AARCH64}
+
+EXEC_SYSCALLS: Final = frozenset({"execve", "execveat"})
+CLONE_SYSCALLS: Final = frozenset({"clone", "clone3", "fork", "vfork"})
+EXIT_SYSCALLS: Final = frozenset({"exit_group"})
+
+# Syscalls about a file named by a PATH record, and what they do to it. The open family is
+# refined from its flags (see `OPEN_FLAGS_ARG`).
+FILE_SYSCALLS: Final[dict[str, FileOperation]] = {
+    **dict.fromkeys(("open", "openat", "openat2", "open_by_handle_at"), "open"),
+    **dict.fromkeys(
+        ("creat", "mknod", "mknodat", "mkdir", "mkdirat", "link", "linkat", "symlink", "symlinkat"),
+        "create",
+    ),
+    **dict.fromkeys(("unlink", "unlinkat", "rmdir"), "delete"),
+    **dict.fromkeys(("rename", "renameat", "renameat2"), "rename"),
+    **dict.fromkeys(
+        ("chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat"),
+        "chmod",
+    ),
+    **dict.fromkeys(
+        ("truncate", "ftruncate", "write", "writev", "pwrite64", "pwritev", "pwritev2"), "write"
+    ),
+    **dict.fromkeys(
+        (
+            "setxattr",
+            "lsetxattr",
+            "fsetxattr",
+            "removexattr",
+            "lremovexattr",
+            "fremovexattr",
+            "utime",
+            "utimes",
+            "utimensat",
+            "futimesat",
+        ),
+        "other",
+    ),
+}
+
+# Which argument (a0..a3) holds the open flags; openat2 passes them in a struct (OPENAT2 record).
+OPEN_FLAGS_ARG: Final[dict[str, str]] = {
+    "open": "a1",
+    "openat": "a2",
+    "open_by_handle_at": "a2",
+}
+
+# Syscalls that only carry a configuration record (CONFIG_CHANGE by auditctl's sendto, LOGIN by a
+# write to /proc/self/loginuid, NETFILTER_CFG by iptables' setsockopt): the record is the event.
+CARRIER_SYSCALLS: Final = frozenset(
+    {
+        "write", "writev", "pwrite64", "pwritev", "pwritev2", "sendto", "sendmsg", "sendmmsg",
+        "setsockopt", "ioctl", "adjtimex", "clock_adjtime", "settimeofday", "clock_settime",
+        "socketcall",
+    }
+)  # fmt: skip
+
+
+def arch_name(arch: str | None) -> str | None:
+    """`c000003e` -> `x86_64`; an unknown architecture keeps its hex value."""
+    if not arch:
+        return None
+    arch = arch.lower()
+    return ARCH_NAMES.get(arch, arch)
+
+
+def syscall_name(arch: str | None, number: int | None) -> str | None:
+    """The syscall's name on that architecture, or None when the table does not know it."""
+    if number is None or not arch:
+        return None
+    table = _TABLES.get(arch.lower())
+    return table.get(number) if table is not None else None

@@ -44,10 +44,11 @@ from fenghuo.model import ApiCall, RawRef, event_id
 FORMAT = "cloudtrail"
 
 _TIME = re.compile(
-    r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:[.,](\d+))?(Z|z|[+-]\d{2}:?\d{2})?"
+    r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:[.,](\d+))?(Z|z|[+-]\d{2}:?\d{2})?",
+    re.ASCII,
 )
-# A JSON escape of a UTF-16 surrogate: decodes to a lone surrogate unless it is half of a pair.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# A surrogate, or the JSON escape of one: a lone surrogate unless it is half of a pair.
+_SURROGATE = re.compile("\\\\u[dD][89a-fA-F]|[\ud800-\udfff]")
 
 
 class _BadRecord(ValueError):
@@ -66,12 +67,12 @@ def parse_time(text: str) -> dt.datetime:
         iso += zone if ":" in zone else f"{zone[:3]}:{zone[3:]}"
     try:
         parsed = dt.datetime.fromisoformat(iso)
-    except ValueError as exc:
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=dt.UTC)
+        return parsed.astimezone(dt.UTC)
+    except (ValueError, OverflowError) as exc:  # out-of-range fields, or year 1 minus an offset
         msg = f"bad eventTime {text!r}: {exc}"
         raise _BadRecord(msg) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
 
 
 def _required(record: JsonObject, key: str) -> str:
@@ -99,7 +100,7 @@ def _source_address(value: str | None) -> tuple[str | None, str | None]:
 
 def _has_lone_surrogate(text: str, value: object) -> bool:
     """Whether decoding left an unpaired surrogate, which no JSON encoder downstream accepts."""
-    if _SURROGATE_ESCAPE.search(text) is None:
+    if _SURROGATE.search(text) is None:
         return False
     try:
         json.dumps(value, ensure_ascii=False).encode("utf-8")
@@ -135,7 +136,14 @@ class CloudTrailParser(Parser):
             return self._event(framed)
         except _BadRecord as exc:
             return self._error(framed.line, str(exc), framed.text)
-        except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as exc:
+        except (
+            TypeError,
+            ValueError,
+            AttributeError,
+            KeyError,
+            ArithmeticError,
+            RecursionError,
+        ) as exc:
             # Defensive: the mapping checks every type, but a record must never stop the stream.
             reason = f"unexpected record shape: {type(exc).__name__}: {exc}"
             return self._error(framed.line, reason, framed.text)

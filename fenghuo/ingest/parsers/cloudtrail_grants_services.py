@@ -41,8 +41,9 @@ def _policy_call(rtype: str, resource_keys: tuple[str, ...], *policy_path: str) 
         policy = parent.get(policy_path[-1]) if parent is not None else None
         # Glacier wraps the policy text once more: {"policy": {"policy": "..."}}.
         wrapped = get_obj(parent, policy_path[-1])
-        if wrapped is not None and "Statement" not in wrapped:
-            policy = wrapped.get("policy") or wrapped.get("Policy")
+        for key in ("policy", "Policy"):
+            if wrapped is not None and key in wrapped:
+                policy = wrapped[key]
         return policy_grants(resource, policy)
 
     return extract
@@ -73,7 +74,7 @@ def _add_permission(rtype: str, resource_key: str, accounts: str, actions: str) 
         permission = ",".join(strings(call.params.get(actions))) or None
         values: list[str] = []
         for key in (accounts, accounts[0].upper() + accounts[1:], accounts.lower()):
-            values.extend(v for v in strings(call.params.get(key)) if v not in values)
+            values.extend(strings(call.params.get(key)))
         return account_grants(resource, values, permission)
 
     return extract

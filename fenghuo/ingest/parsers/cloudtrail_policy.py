@@ -19,7 +19,6 @@ from collections.abc import Iterable, Iterator
 
 from fenghuo.ingest.parsers.cloudtrail_fields import (
     JsonObject,
-    account_or_none,
     as_list,
     get_obj,
     get_str,
@@ -252,9 +251,3 @@ def account_grants(
 ) -> list[Grant]:
     """Grants to a list of account ids (or `all` / `*`), as snapshot attributes list them."""
     return [principal_grant(resource, value, permission, revoke=revoke) for value in values]
-
-
-def org_account(value: str | None) -> str | None:
-    """The management account of an Organizations ARN, else None."""
-    arn = parse_arn(value)
-    return account_or_none(arn.account) if arn is not None else None

@@ -42,6 +42,8 @@ _TIMESTAMPED = re.compile(
     re.DOTALL | re.ASCII,
 )
 _EVENT = re.compile(r"event '([^']+)' for domain '(.+?)'(?=$|[: ])(.*)", re.DOTALL)
+# What virsh prints after a multi-line event's first line: tab-indented, or `key: value`/`key:`.
+_CONTINUATION = re.compile(r"\t.*|[A-Za-z][A-Za-z0-9 ]*:(?: .*)?", re.DOTALL)
 # virsh's own status lines at the end of `virsh event`: not records, nothing lost by skipping them.
 _TRAILER = re.compile(r"events received: \d+|event loop (?:interrupted|timed out)")
 
@@ -125,8 +127,7 @@ class LibvirtEventsParser(Parser):
         pending = self._pending
         if pending is None or pending.line.source != line.source:
             return False
-        text = line.text.strip()
-        if _EVENT.match(text) or _TRAILER.fullmatch(text):
+        if _CONTINUATION.fullmatch(line.text) is None or _TRAILER.fullmatch(line.text.strip()):
             return False
         pending.extra.append(line.text)
         return True

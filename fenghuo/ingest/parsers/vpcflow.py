@@ -188,7 +188,7 @@ class _Layout:
         return cls(names, slots, max(versions, default=2), where)
 
 
-_DEFAULT_LAYOUT = _Layout.build(DEFAULT_FIELDS, "default v2 field order (no header seen)")
+_DEFAULT_LAYOUT = _Layout.build(DEFAULT_FIELDS, "default v2 field order: no header seen")
 
 
 def _is_header(tokens: list[str]) -> bool:

@@ -212,6 +212,15 @@ def test_continuation_lines_are_part_of_the_id() -> None:
     assert one.id != two.id
 
 
+def test_a_line_unlike_a_continuation_ends_a_pending_event() -> None:
+    lines = [f"{TS}: event 'tunable' for domain 'vm-1':", "\tcpu_shares: 1024", "12345 garbage"]
+    results = parse(lines)
+    assert isinstance(results[0], VmLifecycle)
+    assert results[0].detail == "cpu_shares: 1024"
+    assert isinstance(results[1], RecordError)
+    assert (results[1].line, results[1].raw) == (3, "12345 garbage")
+
+
 def test_virsh_trailer_lines_are_skipped() -> None:
     lines = [
         f"{TS}: event 'reboot' for domain 'vm-1'",

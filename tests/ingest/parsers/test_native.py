@@ -97,18 +97,26 @@ def _broken(samples: Path, key: str, value: object) -> str:
         ("id", None, "invalid native event: Object missing required field `id`"),
         ("id", "", "invalid native event: `id` is empty - at `$.id`"),
         ("kind", "teleport", "invalid native event: Invalid value 'teleport' - at `$.kind`"),
-        ("kind", None, "invalid native event: Object missing discriminator field `kind`"),
+        ("kind", None, "invalid native event: Object missing required field `kind`"),
         (
             "event_time",
             "2026-01-05T10:00:00",
             "invalid native event: Expected `datetime` with a timezone component"
             " - at `$.event_time`",
         ),
-        ("src_port", "22", "invalid native event: Expected `int | null`, got `str` - at `$.src_port`"),
-        ("raw", {"line": 3}, "invalid native event: Object missing required field `source` - at `$.raw`"),
+        (
+            "src_port",
+            "22",
+            "invalid native event: Expected `int | null`, got `str` - at `$.src_port`",
+        ),
+        (
+            "raw",
+            {"line": 3},
+            "invalid native event: Object missing required field `source` - at `$.raw`",
+        ),
         ("schema_version", 99, "schema_version 99 is newer than this Fenghuo reads (1)"),
     ],
-)  # fmt: skip
+)
 def test_invalid_events_are_errors_naming_the_field(
     samples: Path, key: str, value: object, reason: str
 ) -> None:
@@ -123,7 +131,7 @@ def test_invalid_events_are_errors_naming_the_field(
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
-        ("not json", "invalid native event: JSON is malformed: invalid character (byte 0)"),
+        ("not json", "invalid native event: JSON is malformed: invalid character (byte 4)"),
         ("[]", "invalid native event: Expected `object`, got `array`"),
         ('{"kind": "flow"', "invalid native event: Input data was truncated"),
         ("\ud800", "line is not valid UTF-8 text"),

@@ -232,7 +232,7 @@ def test_bad_flow_direction() -> None:
 
 def test_headerless_field_count_error_names_the_default_order() -> None:
     (error,) = errors(parse(["2 111111111111 eni-1 10.0.0.1"]))
-    assert error.reason == "expected 14 fields (default v2 field order (no header seen)), got 4"
+    assert error.reason == "expected 14 fields (default v2 field order: no header seen), got 4"
 
 
 def test_an_invalid_header_refuses_the_records_under_it() -> None:
