@@ -172,10 +172,81 @@ def run_kafka_python(bootstrap: str, payload: Payload, compression: str) -> tupl
     return seconds, errors, f"PID{{Id:{pid.producer_id},Epoch:{pid.epoch}}}"
 
 
+def run_publisher(bootstrap: str, payload: Payload, compression: str) -> tuple[float, int, str]:
+    """The same through fenghuo's Publisher (one publish() call, per-message delivery reports)."""
+    from fenghuo.ingest.kafka.producer import OutMessage, Publisher, PublishError
+
+    with Publisher(bootstrap, "bench-publisher", config={"compression.type": compression}) as p:
+        p.publish([OutMessage(TOPIC, b"warm-up", b"warm-up")], timeout=10)
+        messages = [OutMessage(TOPIC, k, v) for k, v in payload]
+        t0 = time.perf_counter()
+        try:
+            p.publish(messages, timeout=120)
+            errors = 0
+        except PublishError as exc:
+            errors = exc.failed + exc.pending
+        return time.perf_counter() - t0, errors, ""
+
+
+def probe_sequences(bootstrap: str) -> list[str]:
+    """What the broker does with idempotent batches: a duplicate, the next one, a gap.
+
+    Uses kafka-python's protocol classes to send raw ProduceRequests with chosen sequence numbers
+    (a normal producer never sends a duplicate unless a retry races an acknowledgement).
+    """
+    from kafka.errors import for_code
+    from kafka.net.compat import KafkaNetClient
+    from kafka.protocol.producer import InitProducerIdRequest, ProduceRequest
+    from kafka.record.memory_records import MemoryRecordsBuilder
+
+    ensure_topics(bootstrap, ["bench.sequences"], partitions=1)
+    client = KafkaNetClient(bootstrap_servers=bootstrap)
+    client.check_version()
+    node = client.least_loaded_node()
+    init = client.send_and_receive(
+        node, InitProducerIdRequest(transactional_id=None, transaction_timeout_ms=60_000)
+    )
+    pid, epoch = init.producer_id, init.producer_epoch
+    out = [f"InitProducerId -> producer_id={pid} epoch={epoch} error={init.error_code}"]
+
+    def produce(label: str, seq: int, n: int) -> None:
+        b = MemoryRecordsBuilder(
+            magic=2,
+            compression_type=0,
+            batch_size=1 << 20,
+            producer_id=pid,
+            producer_epoch=epoch,
+            base_sequence=seq,
+        )
+        for i in range(n):
+            b.append(int(time.time() * 1000), b"k", b"v%d" % (seq + i))
+        b.close()
+        topic = ProduceRequest.TopicProduceData
+        part = topic.PartitionProduceData(index=0, records=b.buffer())
+        req = ProduceRequest(
+            transactional_id=None,
+            acks=-1,
+            timeout_ms=5000,
+            topic_data=[topic(name="bench.sequences", partition_data=[part])],
+        )
+        resp = client.send_and_receive(node, req).responses[0].partition_responses[0]
+        name = for_code(resp.error_code).__name__ if resp.error_code else "NONE"
+        out.append(f"{label:<26} -> error {resp.error_code} ({name}), offset {resp.base_offset}")
+
+    produce("batch seq 0..2", 0, 3)
+    produce("same batch again (retry)", 0, 3)
+    produce("next batch seq 3..4", 3, 2)
+    produce("gap: batch seq 9", 9, 1)
+    client.close()
+    out.append(f"records stored: {count_messages(bootstrap, 'bench.sequences', 1.0)} (expected 5)")
+    return out
+
+
 Runner = Callable[[str, Payload, str], tuple[float, int, str]]
 CLIENTS: dict[str, tuple[Runner, list[str]]] = {
     "confluent-kafka": (run_confluent, ["none", "lz4", "zstd"]),
     "kafka-python": (run_kafka_python, ["none", "gzip", "lz4", "zstd"]),
+    "fenghuo-publisher": (run_publisher, ["lz4"]),
 }
 _KP_MODULES = {"lz4": "lz4", "zstd": "zstandard"}
 
@@ -245,7 +316,16 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=600)
     ap.add_argument("--clients", default=",".join(CLIENTS))
     ap.add_argument("--json", action="store_true", help="one JSON object per result")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per configuration")
+    ap.add_argument(
+        "--probe-sequences", action="store_true", help="only show how the broker treats sequences"
+    )
     args = ap.parse_args()
+    if args.probe_sequences:
+        with EmbeddedBroker() as broker:
+            for line in probe_sequences(broker.bootstrap):
+                print(line)
+        return
     payload = make_payload(args.n, args.size)
     sizes = [len(v) for _, v in payload]
     print(json.dumps(machine()))
@@ -254,17 +334,21 @@ def main() -> None:
         for comp in CLIENTS[client][1]:
             module = _KP_MODULES.get(comp)
             if client == "kafka-python" and module and importlib.util.find_spec(module) is None:
-                print(f"{client:16} {comp:5} skipped: module {module} not installed")
+                print(f"{client:17} {comp:5} skipped: module {module} not installed")
                 continue
-            r = bench_one(client, comp, payload)
-            if args.json:
-                print(json.dumps(asdict(r)))
-            else:
-                print(
-                    f"{r.client:16} {r.compression:5} {r.msgs_per_s:>8} msg/s {r.mb_per_s:>6} MB/s"
-                    f"  {r.seconds:>6} s  cpu {r.cpu_s:>6} s  broker cpu {r.broker_cpu_s:>5} s  counted {r.counted}/{r.n}"
-                    f"  errors {r.errors}  {r.idempotent}"
-                )
+            for _ in range(args.repeat):
+                report(bench_one(client, comp, payload), as_json=args.json)
+
+
+def report(r: Result, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(asdict(r)))
+        return
+    print(
+        f"{r.client:17} {r.compression:5} {r.msgs_per_s:>8} msg/s {r.mb_per_s:>6} MB/s"
+        f"  {r.seconds:>6} s  cpu {r.cpu_s:>6} s  broker cpu {r.broker_cpu_s:>5} s"
+        f"  counted {r.counted}/{r.n}  errors {r.errors}  {r.idempotent}"
+    )
 
 
 if __name__ == "__main__":

@@ -61,9 +61,13 @@ class Ingest:
 @contextmanager
 def open_ingest(settings: Settings, inventory: InventoryStore, bootstrap: str) -> Iterator[Ingest]:
     topics = Topics(settings.topic_prefix)
-    with Publisher(bootstrap, client_id="fenghuo-ingest") as publisher:
+    # librdkafka gives up on a message after the configured timeout; publish() waits a little
+    # longer so that every failure is a delivery report, not a message left in flight.
+    with Publisher(
+        bootstrap, client_id="fenghuo-ingest", delivery_timeout=settings.kafka_timeout_s
+    ) as publisher:
         ingestor = Ingestor(
-            Normaliser(inventory), publisher, topics, timeout=settings.kafka_timeout_s
+            Normaliser(inventory), publisher, topics, timeout=settings.kafka_timeout_s + 2
         )
         yield Ingest(ingestor, publisher)
 

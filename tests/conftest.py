@@ -10,7 +10,7 @@ REPO = Path(__file__).resolve().parent.parent
 # The public real-format samples sit beside the project (../shared/samples), never copied into it.
 SAMPLES = REPO.parent / "shared" / "samples"
 
-pytest_plugins = ["tests.fixtures_kafka"]
+pytest_plugins = ["tests.fixtures_kafka", "tests.fixtures_ingest"]
 
 
 @pytest.fixture(scope="session")

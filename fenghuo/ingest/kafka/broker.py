@@ -8,10 +8,12 @@ producers before stopping the broker. Its data lives in memory only: a restart l
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -58,7 +60,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class EmbeddedBroker:
-    """A Tansu broker on host:port (a free port when port is None); use as a context manager."""
+    """A Tansu broker on host:port (a free port when port is None or 0); a context manager."""
 
     def __init__(
         self,
@@ -78,7 +80,7 @@ class EmbeddedBroker:
         self._log_path = log_path
         self._log_file: IO[bytes] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
-        self._finalizer: weakref.finalize[[subprocess.Popen[bytes]], None] | None = None
+        self._finalizer: weakref.finalize[[subprocess.Popen[bytes]], EmbeddedBroker] | None = None
 
     @property
     def port(self) -> int:
@@ -111,22 +113,28 @@ class EmbeddedBroker:
             fd, name = tempfile.mkstemp(prefix="fenghuo-tansu-", suffix=".log")
             os.close(fd)
             self._log_path = Path(name)
-        attempts = 1 if self._requested_port is not None else _PORT_ATTEMPTS
-        for attempt in range(1, attempts + 1):
+        attempts = 1 if self._requested_port else _PORT_ATTEMPTS
+        attempt = 0
+        while True:
+            attempt += 1
             port = self._requested_port or free_port(self.host)
+            if not _bindable(self.host, port):
+                # Checked first: otherwise another broker on the port would look like ours.
+                self.stop()
+                msg = f"cannot start tansu: {self.host}:{port} is already in use"
+                raise BrokerStartError(msg)
             self._spawn(binary, port)
             try:
                 self._wait_ready(time.monotonic() + self._ready_timeout)
             except BrokerStartError:
                 exited = self._proc is not None and self._proc.poll() is not None
                 # A free port can be taken between our probe and Tansu's bind: try another.
-                if not exited or attempt == attempts:
+                if not exited or attempt >= attempts:
                     self.stop()
                     raise
                 self._terminate()
             else:
                 return self
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGINT (Tansu ignores SIGTERM), wait, SIGKILL as a last resort; idempotent."""
@@ -167,6 +175,7 @@ class EmbeddedBroker:
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         self._port = port
         # If the owner forgets stop() (or the interpreter exits), do not leave Tansu behind.
@@ -199,7 +208,8 @@ class EmbeddedBroker:
                 admin.list_topics(timeout=min(1.0, remaining))
             except KafkaException:
                 continue
-            return
+            if proc.poll() is None:
+                return
 
     def _terminate(self, timeout: float = 10.0) -> None:
         proc = self._proc
@@ -220,12 +230,34 @@ class EmbeddedBroker:
         self._proc = None
 
 
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Tansu (tokio) binds
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def _accepts(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.2):
             return True
     except OSError:
         return False
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, have the kernel kill Tansu if its parent dies (even by
+    SIGKILL, which no finalizer survives). The signal follows the thread that started it, so
+    start the broker from a long-lived thread (the main one)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:

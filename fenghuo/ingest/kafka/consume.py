@@ -9,11 +9,10 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 
-from fenghuo.errors import BrokerUnavailableError
+from fenghuo.errors import BrokerUnavailableError, IngestError
 
 Headers = tuple[tuple[str, bytes | None], ...]
 
@@ -71,7 +70,7 @@ def count_messages(bootstrap: str, topic: str, idle_timeout: float = 2.0) -> int
     return count
 
 
-def _open(bootstrap: str, topic: str, deadline: float) -> Any:
+def _open(bootstrap: str, topic: str, deadline: float) -> Consumer:
     """A consumer assigned to every partition of `topic` at the beginning."""
     consumer = Consumer(
         {
@@ -93,7 +92,7 @@ def _open(bootstrap: str, topic: str, deadline: float) -> Any:
     return consumer
 
 
-def _partitions(consumer: Any, topic: str, deadline: float) -> list[int]:
+def _partitions(consumer: Consumer, topic: str, deadline: float) -> list[int]:
     """Partition ids of `topic`, waiting (until the deadline) for it to appear in metadata."""
     error = "no answer"
     while True:
@@ -113,7 +112,7 @@ def _partitions(consumer: Any, topic: str, deadline: float) -> list[int]:
         time.sleep(0.05)  # polling interval while the topic is being created
 
 
-def _ok(msg: Any) -> bool:
+def _ok(msg: Message) -> bool:
     err = msg.error()
     if err is None:
         return True
@@ -122,14 +121,20 @@ def _ok(msg: Any) -> bool:
     return False  # transient (e.g. a partition leader moving): the consumer retries by itself
 
 
-def _convert(msg: Any) -> InMessage:
+def _convert(msg: Message) -> InMessage:
+    topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+    if topic is None or partition is None or offset is None:  # never for a consumed record
+        text = f"record without topic, partition or offset: {msg.error()}"
+        raise IngestError(text)
+    raw = msg.headers() or []
+    pairs = raw.items() if isinstance(raw, dict) else raw
     ts_type, ts = msg.timestamp()
     return InMessage(
-        topic=msg.topic(),
-        partition=msg.partition(),
-        offset=msg.offset(),
+        topic=topic,
+        partition=partition,
+        offset=offset,
         key=msg.key(),
         value=msg.value(),
-        headers=tuple(msg.headers() or ()),
+        headers=tuple((k, v.encode() if isinstance(v, str) else v) for k, v in pairs),
         timestamp_ms=ts if ts_type else None,
     )

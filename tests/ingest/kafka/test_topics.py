@@ -1,0 +1,49 @@
+"""Topic names follow the contract; creation is idempotent."""
+
+from __future__ import annotations
+
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from fenghuo.errors import BrokerUnavailableError
+from fenghuo.ingest.kafka.broker import EmbeddedBroker, free_port
+from fenghuo.ingest.kafka.topics import Topics, ensure_topics
+
+
+def test_default_names_match_the_contract() -> None:
+    t = Topics()
+    assert t.hypervisor == "fenghuo.telemetry.hypervisor"
+    assert t.tenant == "fenghuo.telemetry.tenant"
+    assert t.network == "fenghuo.telemetry.network"
+    assert t.dlq == "fenghuo.dlq"
+    assert t.alerts == "fenghuo.alerts"
+    assert t.incidents == "fenghuo.incidents"
+    assert len(set(t.all())) == 6
+    assert Topics("acme.").alerts == "acme.alerts"
+
+
+def test_session_broker_has_the_default_topics(broker: EmbeddedBroker) -> None:
+    md = AdminClient({"bootstrap.servers": broker.bootstrap}).list_topics(timeout=5)
+    assert set(Topics().all()) <= set(md.topics)
+
+
+def test_ensure_topics_is_idempotent(broker: EmbeddedBroker) -> None:
+    t = Topics(prefix="idem.")
+    assert ensure_topics(broker.bootstrap, t, partitions=2) == sorted(t.all())
+    assert ensure_topics(broker.bootstrap, t, partitions=2) == []
+    # one new name among existing ones: only it is created
+    assert ensure_topics(broker.bootstrap, [*t.all(), "idem.extra"]) == ["idem.extra"]
+    md = AdminClient({"bootstrap.servers": broker.bootstrap}).list_topics(timeout=5)
+    assert all(len(md.topics[n].partitions) == 2 for n in t.all())
+    assert len(md.topics["idem.extra"].partitions) == 3
+
+
+def test_topics_fixture_isolates_tests(topics: Topics, broker: EmbeddedBroker) -> None:
+    assert topics.prefix != "fenghuo."
+    md = AdminClient({"bootstrap.servers": broker.bootstrap}).list_topics(timeout=5)
+    assert set(topics.all()) <= set(md.topics)
+
+
+def test_unreachable_broker_raises() -> None:
+    with pytest.raises(BrokerUnavailableError):
+        ensure_topics(f"127.0.0.1:{free_port()}", Topics(), timeout=2)
