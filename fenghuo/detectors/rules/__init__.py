@@ -1,0 +1,1 @@
+"""One module per detector; discovered by `fenghuo.detectors.registry`."""
