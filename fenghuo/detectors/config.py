@@ -66,4 +66,3 @@ def load_detection_config(path: Path) -> DetectionConfig:
     except (OSError, yaml.YAMLError, ValidationError) as exc:
         msg = f"invalid detection configuration {path}: {exc}"
         raise ConfigError(msg) from None
-

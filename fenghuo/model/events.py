@@ -68,7 +68,12 @@ class EventBase(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind"):
 
 
 class Process(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """A process as the host saw it. `vm_name` is the VM whose VMM this process is or serves."""
+    """A process as the host saw it. `vm_name` is the VM whose VMM this process is or serves.
+
+    `auid` (login uid) and `ses` (audit session) are None when never set: auditd prints an unset
+    id as 4294967295 (or -1), which daemons and everything started at boot carry. `tty` is the
+    controlling terminal (`pts0`), None when the process has none.
+    """
 
     pid: int | None = None
     ppid: int | None = None
@@ -78,6 +83,8 @@ class Process(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     uid: int | None = None
     euid: int | None = None
     auid: int | None = None
+    ses: int | None = None
+    tty: str | None = None
     selinux_context: str | None = None
     cwd: str | None = None
     parent_exe: str | None = None
@@ -139,7 +146,11 @@ class FileAccess(EventBase, frozen=True, kw_only=True, tag="file_access"):
 
 
 class SyscallActivity(EventBase, frozen=True, kw_only=True, tag="syscall"):
-    """Any other audited syscall: module loads, bind/listen/connect, mounts, ptrace, kill, ..."""
+    """Any other audited syscall: module loads, bind/listen/connect, mounts, ptrace, kill, ...
+
+    `detail` keeps what the event's side records say that no attribute carries, keyed
+    `RECORDTYPE.field`: `KERN_MODULE.name`, `NETFILTER_CFG.table`, `OBJ_PID.opid`, `BPF.op`, ...
+    """
 
     family: ClassVar[Family] = Family.HYPERVISOR
     process: Process
@@ -151,6 +162,7 @@ class SyscallActivity(EventBase, frozen=True, kw_only=True, tag="syscall"):
     paths: tuple[str, ...] = ()
     address: str | None = None  # decoded SOCKADDR: "ip:port", "[ip6]:port" or a unix path
     audit_key: str | None = None
+    detail: dict[str, str] = {}
 
 
 class HostAudit(EventBase, frozen=True, kw_only=True, tag="host_audit"):
@@ -202,6 +214,9 @@ class ContainerAlert(EventBase, frozen=True, kw_only=True, tag="container_alert"
     container_id: str | None = None
     container_name: str | None = None
     image: str | None = None
+    image_digest: str | None = None  # container.image.digest, `sha256:...`
+    k8s_namespace: str | None = None
+    k8s_pod: str | None = None
     process: Process | None = None
     file_path: str | None = None
     syscall: str | None = None
@@ -239,7 +254,13 @@ GranteeKind = Literal["account", "everyone", "principal", "service", "organizati
 
 
 class Grant(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """Access to `resource` given to (or, with `revoke`, taken from) someone."""
+    """Access to `resource` given to (or, with `revoke`, taken from) someone.
+
+    `conditional`: the statement that grants it carries a Condition (or a Lambda permission is
+    narrowed by sourceArn / sourceAccount / principalOrgID while the grantee stays everyone or a
+    service), so the grantee may be narrower than it reads; whether it is, is a policy evaluation
+    question left to the detector.
+    """
 
     resource: Resource
     grantee_kind: GranteeKind
@@ -247,6 +268,7 @@ class Grant(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     grantee_account_id: str | None = None
     permission: str | None = None
     revoke: bool = False
+    conditional: bool = False
 
 
 class ApiCall(EventBase, frozen=True, kw_only=True, tag="api_call"):
@@ -254,6 +276,10 @@ class ApiCall(EventBase, frozen=True, kw_only=True, tag="api_call"):
     provider: str = "aws"
     service: str
     action: str
+    # CloudTrail eventType (AwsApiCall, AwsConsoleSignIn, AwsServiceEvent, AwsConsoleAction,
+    # AwsCloudTrailInsight) and eventCategory (Management, Data, Insight, NetworkActivity).
+    event_type: str | None = None
+    event_category: str | None = None
     region: str | None = None
     account_id: str | None = None  # the account the call landed in (recipientAccountId)
     actor: Actor
@@ -275,7 +301,9 @@ class ApiCall(EventBase, frozen=True, kw_only=True, tag="api_call"):
 
 class Flow(EventBase, frozen=True, kw_only=True, tag="flow"):
     """One VPC flow log record. NODATA/SKIPDATA records are kept with `log_status` set and the
-    traffic fields empty."""
+    traffic fields empty. `extra` keeps the present values of the fields no attribute carries
+    (sublocation-*, pkt-*-aws-service, ecs-*, reject-reason, unknown header names), keyed by
+    their log field name."""
 
     family: ClassVar[Family] = Family.NETWORK
     version: int
@@ -303,6 +331,7 @@ class Flow(EventBase, frozen=True, kw_only=True, tag="flow"):
     az_id: str | None = None
     flow_direction: Literal["ingress", "egress"] | None = None
     traffic_path: int | None = None
+    extra: dict[str, str] = {}
 
 
 Event = (

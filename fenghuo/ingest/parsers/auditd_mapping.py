@@ -152,6 +152,8 @@ class EventBuilder:
             uid=to_int(fields.get("uid")),
             euid=to_int(fields.get("euid")),
             auid=login_id(fields.get("auid")),
+            ses=login_id(fields.get("ses")),
+            tty=present(fields.get("tty")),
             selinux_context=label,
             cwd=cwd,
             parent_exe=lineage.parent_exe,
@@ -215,6 +217,7 @@ class EventBuilder:
             paths=parts.path_names(),
             address=sockaddr_address(parts.saddr),
             audit_key=audit_key(fields.get("key")),
+            detail=parts.side_detail(),
         )
 
     def _follow_lifecycle(

@@ -34,6 +34,18 @@ AUXILIARY_TYPES: Final = frozenset(
     }
 )  # fmt: skip
 _DENIAL_APPARMOR: Final = frozenset({"DENIED", "ALLOWED"})
+# Records the model already carries (SYSCALL, argv, paths, cwd, address) or that say nothing (EOE).
+_MAPPED_TYPES: Final = frozenset(
+    {"SYSCALL", "EXECVE", "CWD", "PATH", "PROCTITLE", "SOCKADDR", "EOE"}
+)
+# Side-record fields that repeat the acting process (NETFILTER_CFG, CAPSET, ... carry them).
+_PROCESS_FIELDS: Final = frozenset(
+    {
+        "pid", "ppid", "uid", "gid", "euid", "suid", "fsuid", "egid", "sgid", "fsgid", "auid",
+        "ses", "subj", "comm", "exe", "tty",
+    }
+)  # fmt: skip
+MAX_DETAIL: Final = 32
 
 
 class Kind(enum.Enum):
@@ -144,6 +156,24 @@ class EventParts:
             if path is not None and path not in names:
                 names.append(path)
         return tuple(names)
+
+    def side_detail(self) -> dict[str, str]:
+        """What the side records (KERN_MODULE, NETFILTER_CFG, OBJ_PID, MMAP, BPF, ...) say that
+        no model attribute carries, keyed `RECORDTYPE.field`: process fields and absent values
+        left out, the first record of a type only, at most `MAX_DETAIL` entries."""
+        detail: dict[str, str] = {}
+        seen: set[str] = set()
+        for record in self.records:
+            if record.type in _MAPPED_TYPES or record.type in seen:
+                continue
+            seen.add(record.type)
+            for key, value in record.fields.items():
+                if key in _PROCESS_FIELDS or present(value) is None:
+                    continue
+                if len(detail) == MAX_DETAIL:
+                    return detail
+                detail[f"{record.type}.{key}"] = value
+        return detail
 
     def object_types(self) -> set[str]:
         return {_nametype(p) for p in self.paths}

@@ -61,7 +61,7 @@ def to_int(value: str | None) -> int | None:
 
 
 def login_id(value: str | None) -> int | None:
-    """auid/ses: None when never set (printed as 4294967295 or -1)."""
+    """auid/ses: None when never set (printed as 4294967295, "unset", or -1)."""
     if value is None or value in _UNSET_ID:
         return None
     return to_int(value)

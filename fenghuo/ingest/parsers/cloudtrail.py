@@ -189,6 +189,8 @@ class CloudTrailParser(Parser):
             raw=RawRef(source=self._source, line=chunk.line, record_id=record_id),
             service=service,
             action=action,
+            event_type=get_str(record, "eventType"),
+            event_category=get_str(record, "eventCategory"),
             region=region,
             account_id=account_id,
             actor=actor_from(identity),

@@ -161,26 +161,21 @@ def _iam_trust(key: str) -> Extractor:
 
 
 def _lambda_permission(call: Call) -> list[Grant]:
-    """`AddPermission`: one principal; `sourceAccount` or `principalOrgID` narrow a `*`."""
+    """`AddPermission`: one principal. `sourceAccount` or `principalOrgID` narrow a `*` to that
+    account or organization; where the grantee stays broad (everyone, a service), either of them
+    or `sourceArn` makes the grant `conditional`."""
     resource = call.resource("lambda:function", "functionName")
     principal = get_str(call.params, "principal")
     if resource is None or principal is None:
         return []
     permission = get_str(call.params, "action") or "lambda:InvokeFunction"
+    auth_type = get_str(call.params, "functionUrlAuthType")
+    if auth_type is not None:
+        permission = f"{permission} (functionUrlAuthType {auth_type})"
     source_account = get_str(call.params, "sourceAccount")
     org_id = get_str(call.params, "principalOrgID")
-    notes = [
-        f"{name}={value}"
-        for name, value in (
-            ("sourceAccount", source_account),
-            ("sourceArn", get_str(call.params, "sourceArn")),
-            ("principalOrgID", org_id),
-            ("functionUrlAuthType", get_str(call.params, "functionUrlAuthType")),
-        )
-        if value is not None
-    ]
-    if notes:
-        permission = f"{permission} ({', '.join(notes)})"
+    source_arn = get_str(call.params, "sourceArn")
+    narrowed = source_account is not None or org_id is not None or source_arn is not None
     if principal == EVERYONE and is_account(source_account):
         return [principal_grant(resource, source_account or "", permission)]
     if principal == EVERYONE and org_id is not None:
@@ -191,6 +186,8 @@ def _lambda_permission(call: Call) -> list[Grant]:
     grant = principal_grant(resource, principal, permission)
     if grant.grantee_kind == "service" and is_account(source_account):
         grant = msgspec.structs.replace(grant, grantee_account_id=source_account)
+    if narrowed and grant.grantee_kind in ("everyone", "service"):
+        grant = msgspec.structs.replace(grant, conditional=True)
     return [grant]
 
 

@@ -160,9 +160,8 @@ def _eventbridge_permission(call: Call) -> list[Grant]:
     if principal is None:
         return []
     permission = get_str(call.params, "action") or "events:PutEvents"
-    if get_obj(call.params, "condition") is not None:
-        permission = f"{permission} (conditional)"
-    return [principal_grant(resource, principal, permission)]
+    conditional = get_obj(call.params, "condition") is not None
+    return [principal_grant(resource, principal, permission, conditional=conditional)]
 
 
 SERVICE_EXTRACTORS: dict[tuple[str, str], Extractor] = {

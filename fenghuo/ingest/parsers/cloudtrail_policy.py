@@ -4,8 +4,7 @@ Every `Allow` statement with a `Principal` grants its actions on the resource to
 names; `Deny` statements grant nothing. An `Allow` with `NotPrincipal` grants to everyone but the
 named principals, so it is recorded as a grant to everyone. A `Condition` can narrow a grant to
 everyone (`aws:SourceAccount`, `aws:PrincipalOrgID`, ...), but whether it really does is a policy
-evaluation question: the grant stays "everyone" and the permission text says "conditional", so a
-detector can decide.
+evaluation question: the grant stays "everyone" with `conditional` set, so a detector can decide.
 
 A policy that is not valid JSON (truncated, hand-edited) is salvaged statement by statement: any
 complete JSON object inside it that looks like a statement is used.
@@ -44,6 +43,7 @@ def principal_grant(
     *,
     revoke: bool = False,
     kind_hint: str | None = None,
+    conditional: bool = False,
 ) -> Grant:
     """A grant to one principal string, its kind told by its form.
 
@@ -79,6 +79,7 @@ def principal_grant(
         grantee_account_id=account,
         permission=permission,
         revoke=revoke,
+        conditional=conditional,
     )
 
 
@@ -120,8 +121,6 @@ def _permission(statement: JsonObject, default: str | None) -> str | None:
     text = ",".join(actions) if actions else default
     if statement.get("NotAction") is not None:
         text = f"NotAction {','.join(strings(statement.get('NotAction')))}".strip()
-    if obj(statement.get("Condition")):
-        text = f"{text or '*'} (conditional)"
     return text
 
 
@@ -143,11 +142,12 @@ def statement_grants(
     if effect is None or effect.lower() != "allow":
         return []
     permission = _permission(statement, default_permission)
+    conditional = bool(obj(statement.get("Condition")))
     if statement.get("NotPrincipal") is not None:
         text = f"{permission or '*'} (NotPrincipal)"
-        return [principal_grant(resource, EVERYONE, text)]
+        return [principal_grant(resource, EVERYONE, text, conditional=conditional)]
     return [
-        principal_grant(resource, text, permission, kind_hint=key)
+        principal_grant(resource, text, permission, kind_hint=key, conditional=conditional)
         for key, text in _principal_entries(statement.get("Principal"))
     ]
 

@@ -7,7 +7,7 @@ Typed attributes are read leniently (a missing or odd-typed field leaves the att
 because the rule's output decides which fields exist.
 
 `container.id` `host` means the event happened on the host itself, not in a container: the
-container attributes are then empty. `proc.cmdline` is Falco's space-joined `name args...`, so
+container attributes (image digest and Kubernetes namespace and pod included) are then empty. `proc.cmdline` is Falco's space-joined `name args...`, so
 `argv` is split on whitespace (arguments containing spaces cannot be recovered).
 """
 
@@ -184,6 +184,9 @@ class FalcoParser(Parser):
             container_id=None if on_host else _text(fields, "container.id"),
             container_name=None if on_host else _text(fields, "container.name"),
             image=None if on_host else _image(fields),
+            image_digest=None if on_host else _text(fields, "container.image.digest"),
+            k8s_namespace=None if on_host else _text(fields, "k8s.ns.name"),
+            k8s_pod=None if on_host else _text(fields, "k8s.pod.name"),
             process=_process(fields),
             file_path=_file_path(fields),
             syscall=_text(fields, "evt.type"),

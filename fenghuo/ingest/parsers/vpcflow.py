@@ -9,8 +9,8 @@ start end action log-status`.
 
 `-` is an absent value. NODATA and SKIPDATA records are kept as `Flow` events with `log_status` set
 and the traffic fields empty: a gap in telemetry is itself worth seeing. Fields the model has no
-place for (sublocation-*, pkt-*-aws-service, ecs-*, reject-reason) and unknown header names are
-tolerated and dropped.
+attribute for (sublocation-*, pkt-*-aws-service, ecs-*, reject-reason) and header names this parser
+does not know are kept as text in `Flow.extra` under their log field name, unless absent (`-`).
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ _MAPPED: dict[str, _Spec] = {
     "flow-direction": ("flow_direction", _choice("ingress", "egress"), 5),
     "traffic-path": ("traffic_path", _count, 5),
 }
-# Documented fields the model does not carry: accepted, counted for the version, dropped.
+# Documented fields the model does not carry: accepted, counted for the version, kept in `extra`.
 _UNMAPPED: dict[str, int] = {
     "sublocation-type": 4,
     "sublocation-id": 4,
@@ -174,6 +174,8 @@ class _Layout:
     names: tuple[str, ...]
     # (position, header name, Flow attribute, converter) for every field the model carries
     slots: tuple[tuple[int, str, str, Callable[[str], object]], ...]
+    # (position, header name) of every other field: its value goes to `Flow.extra`
+    extras: tuple[tuple[int, str], ...]
     version: int  # the version the fields imply, used when a record has no `version` value
     where: str  # "header on line N" or "default v2 order", for error messages
 
@@ -184,8 +186,9 @@ class _Layout:
             for index, name in enumerate(names)
             if name in _MAPPED
         )
+        extras = tuple((index, name) for index, name in enumerate(names) if name not in _MAPPED)
         versions = [_MAPPED[n][2] if n in _MAPPED else _UNMAPPED.get(n, 2) for n in names]
-        return cls(names, slots, max(versions, default=2), where)
+        return cls(names, slots, extras, max(versions, default=2), where)
 
 
 _DEFAULT_LAYOUT = _Layout.build(DEFAULT_FIELDS, "default v2 field order: no header seen")
@@ -255,6 +258,9 @@ class VpcFlowParser(Parser):
             if required not in values:
                 return self.error(line, f"{required} is absent: a flow needs its time window")
         values.setdefault("version", layout.version)
+        extra = {name: tokens[index] for index, name in layout.extras if tokens[index] != "-"}
+        if extra:
+            values["extra"] = extra
         return Flow(
             id=event_id(FORMAT, line.text.strip()),
             event_time=values["start"],

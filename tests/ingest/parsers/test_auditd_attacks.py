@@ -301,6 +301,30 @@ def test_module_loaded_by_a_grandchild_of_qemu() -> None:
     assert load.process.vm_name == "acme-web-1"
     assert load.process.parent_exe == "/usr/bin/bash"
     assert load.process.argv == ("insmod", "/tmp/.x/vhost_esc.ko")
+    assert load.detail == {"KERN_MODULE.name": "vhost_esc"}
+    # auid and ses 4294967295 (never set), tty (none): a daemon's descendant, no login session
+    assert (load.process.auid, load.process.ses, load.process.tty) == (None, None, None)
+
+
+def test_interactive_module_load_keeps_session_and_side_records() -> None:
+    text = f"""
+    type=SYSCALL msg=audit(1767607300.000:6000): arch=c000003e syscall=313 success=yes exit=0 a0=3 a1=5581c7d6a4a0 a2=0 a3=0 items=0 ppid=5100 pid=5200 auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=3 comm="modprobe" exe="/usr/bin/kmod" subj=unconfined_u:unconfined_r:unconfined_t:s0-s0:c0.c1023 key="modules"
+    type=KERN_MODULE msg=audit(1767607300.000:6000): name="iptable_filter"
+    type=NETFILTER_CFG msg=audit(1767607300.000:6000): table=filter:2 family=2 entries=0 op=register pid=5200 subj=unconfined_u:unconfined_r:unconfined_t:s0-s0:c0.c1023 comm="modprobe"
+    type=NETFILTER_CFG msg=audit(1767607300.000:6000): table=filter:3 family=10 entries=0 op=register pid=5200 subj=unconfined_u:unconfined_r:unconfined_t:s0-s0:c0.c1023 comm="modprobe"
+    type=PROCTITLE msg=audit(1767607300.000:6000): proctitle={hexs("modprobe", "iptable_filter")}
+    type=EOE msg=audit(1767607300.000:6000):
+    """  # noqa: E501
+    (load,) = parse(text)
+    assert isinstance(load, SyscallActivity)
+    assert (load.process.auid, load.process.ses, load.process.tty) == (1000, 3, "pts0")
+    assert load.detail == {  # the first record of a type; process fields left out
+        "KERN_MODULE.name": "iptable_filter",
+        "NETFILTER_CFG.table": "filter:2",
+        "NETFILTER_CFG.family": "2",
+        "NETFILTER_CFG.entries": "0",
+        "NETFILTER_CFG.op": "register",
+    }
 
 
 def test_qemu_exec_in_place_keeps_its_vm_and_failed_exec_reports_the_target() -> None:

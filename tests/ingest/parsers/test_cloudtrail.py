@@ -207,6 +207,7 @@ def test_envelope_fields(samples: Path) -> None:
     assert event.request_id == "aeddc4a7-2043-405e-8b19-5a913367249e"
     assert event.read_only is False
     assert event.user_agent == "stratus-red-team_7fcd50f2-f1da-4c82-bb7d-38b82021b080"
+    assert (event.event_type, event.event_category) == ("AwsApiCall", "Management")
 
 
 def test_same_input_same_ids(samples: Path) -> None:

@@ -176,9 +176,10 @@ def test_s3_bucket_policy(as_text: bool) -> None:
         ),
         ("everyone", "*", None, False),
     ]
-    assert grants[0].permission == "s3:GetObject (conditional)"
+    assert (grants[0].permission, grants[0].conditional) == ("s3:GetObject", True)
     assert grants[1].permission == "s3:GetObject,s3:List*"
     assert grants[-1].permission == "s3:* (NotPrincipal)"
+    assert [g.conditional for g in grants[1:]] == [False] * (len(grants) - 1)
     assert {(g.resource.type, g.resource.id) for g in grants} == {("s3:bucket", "data")}
 
 
@@ -318,15 +319,32 @@ def test_lambda_add_permission_forms() -> None:
         "s3.amazonaws.com",
         "222222222222",
     )
-    assert service.permission == "lambda:InvokeFunction (sourceAccount=222222222222)"
+    assert (service.permission, service.conditional) == ("lambda:InvokeFunction", True)
     (narrowed,) = lambda_permission(principal="*", sourceAccount="222222222222")
     assert (narrowed.grantee_kind, narrowed.grantee_account_id) == ("account", "222222222222")
+    assert not narrowed.conditional  # the grantee is the narrowed account itself
     (org,) = lambda_permission(principal="*", principalOrgID="o-abc")
-    assert (org.grantee_kind, org.grantee) == ("organization", "o-abc")
+    assert (org.grantee_kind, org.grantee, org.conditional) == ("organization", "o-abc", False)
     (public,) = lambda_permission(principal="*", functionUrlAuthType="NONE")
     assert public.grantee_kind == "everyone"
+    assert public.permission == "lambda:InvokeFunction (functionUrlAuthType NONE)"
+    assert not public.conditional
     (role,) = lambda_permission(principal=f"arn:aws:iam::{FOREIGN}:role/x")
     assert (role.grantee_kind, role.grantee_account_id) == ("principal", FOREIGN)
+    assert not role.conditional
+
+
+def test_lambda_permission_narrowed_by_source_arn_is_conditional() -> None:
+    bucket = "arn:aws:s3:::uploads"
+    (service,) = lambda_permission(principal="s3.amazonaws.com", sourceArn=bucket)
+    assert (service.grantee_kind, service.grantee_account_id) == ("service", None)
+    assert (service.permission, service.conditional) == ("lambda:InvokeFunction", True)
+    (anyone,) = lambda_permission(principal="*", sourceArn=bucket)
+    assert (anyone.grantee_kind, anyone.conditional) == ("everyone", True)
+    (plain,) = lambda_permission(principal="s3.amazonaws.com")
+    assert (plain.grantee_kind, plain.conditional) == ("service", False)
+    (account,) = lambda_permission(principal=FOREIGN, sourceArn=bucket)
+    assert (account.grantee_kind, account.conditional) == ("account", False)
 
 
 def test_lambda_remove_permission() -> None:

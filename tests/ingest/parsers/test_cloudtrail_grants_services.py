@@ -205,3 +205,21 @@ def test_duplicate_principals_are_one_grant() -> None:
 def test_unrelated_calls_have_no_grants() -> None:
     assert grants_of(record("s3.amazonaws.com", "GetBucketPolicy", {"bucketName": "b"})) == ()
     assert grants_of(record("lambda.amazonaws.com", "AddPermission", None)) == ()
+
+
+def test_eventbridge_principal_permission_with_condition() -> None:
+    org = {"type": "StringEquals", "key": "aws:PrincipalOrgID", "value": "o-abc"}
+    params = {"eventBusName": "bus", "action": "events:PutEvents", "principal": "*"}
+    (open_bus,) = grants_of(record("events.amazonaws.com", "PutPermission", params))
+    assert (open_bus.grantee_kind, open_bus.permission, open_bus.conditional) == (
+        "everyone",
+        "events:PutEvents",
+        False,
+    )
+    narrowed = {**params, "condition": org}
+    (grant,) = grants_of(record("events.amazonaws.com", "PutPermission", narrowed))
+    assert (grant.grantee_kind, grant.permission, grant.conditional) == (
+        "everyone",
+        "events:PutEvents",
+        True,
+    )

@@ -184,6 +184,25 @@ def test_failure_and_service_source() -> None:
     assert event.id == event_id("cloudtrail", "", rec["eventID"])
 
 
+def test_event_type_and_category() -> None:
+    sign_in = record(
+        "signin.amazonaws.com",
+        "ConsoleLogin",
+        None,
+        eventType="AwsConsoleSignIn",
+        eventCategory="Management",
+    )
+    assert (one_event(sign_in).event_type, one_event(sign_in).event_category) == (
+        "AwsConsoleSignIn",
+        "Management",
+    )
+    data = record("s3.amazonaws.com", "GetObject", None, eventType="AwsApiCall", eventCategory="Data")
+    assert (one_event(data).event_type, one_event(data).event_category) == ("AwsApiCall", "Data")
+    odd = record("s3.amazonaws.com", "ListBuckets", None, eventType=7, eventCategory="")
+    assert (one_event(odd).event_type, one_event(odd).event_category) == (None, None)
+    assert (one_event(record("s3.amazonaws.com", "ListBuckets")).event_type) is None
+
+
 def test_ipv6_source_is_normalised() -> None:
     rec = record("s3.amazonaws.com", "ListBuckets", None, sourceIPAddress="2001:DB8::0001")
     assert one_event(rec).source_ip == "2001:db8::1"

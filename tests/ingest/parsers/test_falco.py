@@ -101,10 +101,35 @@ def test_sample_is_deterministic(samples: Path) -> None:
 
 
 def test_host_container_means_no_container() -> None:
-    fields = {"container.id": "host", "container.name": "host", "proc.name": "insmod"}
+    fields = {
+        "container.id": "host",
+        "container.name": "host",
+        "container.image.digest": "<NA>",
+        "k8s.ns.name": "kube-system",
+        "k8s.pod.name": "kube-proxy-x",
+        "proc.name": "insmod",
+    }
     (alert,) = alerts(parse([alert_line(output_fields=fields)]))
     assert (alert.container_id, alert.container_name, alert.image) == (None, None, None)
+    assert (alert.image_digest, alert.k8s_namespace, alert.k8s_pod) == (None, None, None)
     assert alert.fields["container.id"] == "host"
+
+
+def test_image_digest_and_kubernetes_fields() -> None:
+    digest = "sha256:" + "ab" * 32
+    fields = {
+        "container.id": "abcdef123456",
+        "container.image.repository": "registry.example/acme/web",
+        "container.image.digest": digest,
+        "k8s.ns.name": "acme-prod",
+        "k8s.pod.name": "web-7d9f8-x2x4k",
+    }
+    (alert,) = alerts(parse([alert_line(output_fields=fields)]))
+    assert (alert.image, alert.image_digest) == ("registry.example/acme/web", digest)
+    assert (alert.k8s_namespace, alert.k8s_pod) == ("acme-prod", "web-7d9f8-x2x4k")
+    bare = {"container.id": "abcdef123456", "k8s.ns.name": "<NA>", "k8s.pod.name": 7}
+    (alert,) = alerts(parse([alert_line(output_fields=bare)]))
+    assert (alert.image_digest, alert.k8s_namespace, alert.k8s_pod) == (None, None, None)
 
 
 def test_hostname_missing_falls_back_to_the_context() -> None:
@@ -252,7 +277,8 @@ FIELD_KEYS = st.sampled_from(
     ["container.id", "container.name", "container.image.repository", "container.image.tag",
      "container.image", "proc.pid", "proc.ppid", "proc.exepath", "proc.exe", "proc.name",
      "proc.cmdline", "proc.pexepath", "user.uid", "user.loginuid", "user.name", "fd.name",
-     "fd.type", "fs.path.name", "evt.type", "evt.time", "evt.rawtime"]
+     "fd.type", "fs.path.name", "evt.type", "evt.time", "evt.rawtime", "container.image.digest",
+     "k8s.ns.name", "k8s.pod.name"]
 )  # fmt: skip
 
 

@@ -155,12 +155,32 @@ def test_custom_order_and_version_inferred_without_a_version_field() -> None:
     assert event.log_status == "OK"
 
 
-def test_unmapped_and_unknown_fields_are_tolerated() -> None:
+def test_unmapped_and_unknown_fields_are_kept_in_extra() -> None:
     header = V2_HEADER + " pkt-src-aws-service ecs-cluster-name reject-reason some-future-field"
     line = V2_LINE.replace("2 ", "8 ", 1) + " S3 prod-cluster - whatever"
     (event,) = flows(parse([header, line]))
     assert event.version == 8
     assert event.bytes == 4249
+    assert event.extra == {  # reject-reason is absent (`-`): not kept
+        "pkt-src-aws-service": "S3",
+        "ecs-cluster-name": "prod-cluster",
+        "some-future-field": "whatever",
+    }
+    assert decode_event(encode_event(event)) == event
+
+
+def test_sublocation_and_reject_reason_in_extra() -> None:
+    header = V2_HEADER + " sublocation-type sublocation-id pkt-dst-aws-service reject-reason"
+    line = V2_LINE.replace("2 ", "8 ", 1).replace("ACCEPT", "REJECT")
+    (event,) = flows(parse([header, line + " outpost op-0abc - BPA"]))
+    assert event.action == "REJECT"
+    assert event.extra == {
+        "sublocation-type": "outpost",
+        "sublocation-id": "op-0abc",
+        "reject-reason": "BPA",
+    }
+    (plain,) = flows(parse([V2_LINE]))
+    assert plain.extra == {}
 
 
 def test_ipv6_addresses_are_normalised() -> None:
