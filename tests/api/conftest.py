@@ -38,14 +38,18 @@ class Gateway:
 
 @contextmanager
 def running_gateway(
-    tmp_path: Path, bootstrap: str, topics: Topics, max_body: int = 16 * 1024 * 1024
+    tmp_path: Path,
+    bootstrap: str,
+    topics: Topics,
+    max_body: int = 16 * 1024 * 1024,
+    inventory: InventoryStore | None = None,
 ) -> Iterator[Gateway]:
     config = Settings(data_dir=tmp_path / "var", kafka_timeout_s=3, ingest_max_body_bytes=max_body)
     keys = KeyStore(config.db_path)
     _key, token = keys.create(Role.INGEST, name="test-ingest")
     with Publisher(bootstrap, client_id="test-gateway", delivery_timeout=3) as publisher:
         ingestor = Ingestor(
-            Normaliser(InventoryStore(demo_inventory_path())),
+            Normaliser(inventory or InventoryStore(demo_inventory_path())),
             publisher,
             topics,
             timeout=config.kafka_timeout_s + 2,

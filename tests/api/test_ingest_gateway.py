@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
 
+from fenghuo.demo.samples import demo_inventory_path
 from fenghuo.ingest.kafka.broker import EmbeddedBroker
 from fenghuo.ingest.kafka.consume import count_messages, read_messages
 from fenghuo.ingest.kafka.topics import Topics
+from fenghuo.inventory import InventoryStore
 from fenghuo.store.keys import Role
 from tests.api.conftest import Gateway, running_gateway
 from tests.fixtures_ingest import FileSet
@@ -155,3 +159,34 @@ def test_body_limits(broker: EmbeddedBroker, topics: Topics, tmp_path: Path) -> 
         headers = {**gateway.auth(), "Content-Encoding": "br"}
         response = gateway.client.post("/api/v1/ingest/vpcflow", content=b"x", headers=headers)
         assert response.status_code == 415
+
+
+def test_inventory_edit_takes_effect_without_restart(
+    broker: EmbeddedBroker, topics: Topics, tmp_path: Path
+) -> None:
+    path = tmp_path / "inventory.yaml"
+    text = demo_inventory_path().read_text()
+    path.write_text(text)
+    store = InventoryStore(path, check_interval=0)
+    body = f"{FLOW_HEADER}\n{GOOD_FLOW}\n"
+    with running_gateway(tmp_path, broker.bootstrap, topics, inventory=store) as gateway:
+        first = gateway.client.post("/api/v1/ingest/vpcflow", content=body, headers=gateway.auth())
+        assert first.status_code == 202
+        # The operator moves account 111111111111 from acme to a new tenant: no restart.
+        edited = (
+            text.replace('accounts: ["111111111111"]', "accounts: []")
+            .replace(
+                "tenants:\n",
+                'tenants:\n  - {id: newco, accounts: ["111111111111"], cidrs: ["10.9.0.0/16"]}\n',
+                1,
+            )
+            .replace('interfaces: ["eni-0acme0001"]', "interfaces: []")
+        )
+        path.write_text(edited)
+        os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+        second = gateway.client.post("/api/v1/ingest/vpcflow", content=body, headers=gateway.auth())
+        assert second.status_code == 202
+    messages = read_messages(broker.bootstrap, topics.network, 2, timeout=20)
+    keys = sorted((m.key or b"").decode() for m in messages)
+    assert keys == ["acme", "newco"]
+    assert store.reloads == 1
