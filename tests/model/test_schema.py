@@ -7,7 +7,6 @@ installed, the full validator runs too.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import typing
@@ -17,7 +16,6 @@ from typing import Any
 import msgspec
 import pytest
 
-from fenghuo.ingest.parsers import ParseContext, RecordError, make_parser, parse_lines, raw_lines
 from fenghuo.model import Event, decode_event, encode_event
 from fenghuo.model.schema import (
     JSON_SCHEMA_DIALECT,
@@ -27,14 +25,9 @@ from fenghuo.model.schema import (
     render_schema,
     write_schema,
 )
+from tests.ingest.parsers.helpers import sample_events
 
-NOW = dt.datetime(2026, 1, 6, 8, 0, tzinfo=dt.UTC)
 EVENT_CLASSES: tuple[type[Any], ...] = typing.get_args(Event)
-SAMPLE_FILES = {
-    "vpcflow": ("vpcflow/v2-default.log", "vpcflow/v5-custom.log"),
-    "libvirt-events": ("libvirt/virsh-events.log",),
-    "falco": ("falco/alerts.jsonl",),
-}
 # Keywords the small validator below understands (annotations it may ignore included).
 KNOWN_KEYWORDS = {
     "$defs", "$id", "$ref", "$schema", "additionalProperties", "anyOf", "default", "description",
@@ -120,16 +113,6 @@ def minimal_instance(schema: dict[str, Any], root: dict[str, Any]) -> Any:
         properties = schema.get("properties", {})
         return {k: minimal_instance(properties[k], root) for k in schema.get("required", ())}
     return {"array": [], "string": "x", "integer": 1, "number": 1.5, "boolean": True}[kind]
-
-
-def sample_events(samples: Path) -> list[Event]:
-    found: list[Event] = []
-    for format_name, files in SAMPLE_FILES.items():
-        for name in files:
-            parser = make_parser(format_name, ParseContext(host_id="hv-01", clock=lambda: NOW))
-            lines = raw_lines(name, (samples / name).read_text().splitlines())
-            found.extend(r for r in parse_lines(parser, lines) if not isinstance(r, RecordError))
-    return found
 
 
 @pytest.fixture(scope="module")

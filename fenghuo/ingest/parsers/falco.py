@@ -7,8 +7,9 @@ Typed attributes are read leniently (a missing or odd-typed field leaves the att
 because the rule's output decides which fields exist.
 
 `container.id` `host` means the event happened on the host itself, not in a container: the
-container attributes (image digest and Kubernetes namespace and pod included) are then empty. `proc.cmdline` is Falco's space-joined `name args...`, so
-`argv` is split on whitespace (arguments containing spaces cannot be recovered).
+container attributes (image, digest, Kubernetes namespace and pod) are then empty. `proc.cmdline`
+is Falco's space-joined `name args...`, so `argv` is split on whitespace (arguments containing
+spaces cannot be recovered).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from fenghuo.ingest.parsers.auditd import AuditdParser, ProcessTable
-from fenghuo.ingest.parsers.base import ParseContext, ParseResult, RecordError, raw_lines
+from fenghuo.ingest.parsers.base import ParseContext
 from fenghuo.model import (
     AccessDenial,
     Event,
@@ -22,8 +22,8 @@ from fenghuo.model import (
     SyscallActivity,
     event_id,
 )
+from tests.ingest.parsers.helpers import FIXED, run, split
 
-FIXED = dt.datetime(2026, 1, 5, 10, 0, tzinfo=dt.UTC)
 ACME = "system_u:system_r:svirt_t:s0:c101,c202"
 GLOBEX_IMAGE = "system_u:object_r:svirt_image_t:s0:c303,c404"
 QEMU = "/usr/libexec/qemu-kvm"
@@ -51,14 +51,8 @@ def hexs(*argv: str) -> str:
 def parse(text: str, parser: AuditdParser | None = None) -> list[Event]:
     parser = parser or AuditdParser(context())
     lines = [line.strip() for line in text.strip().splitlines()]
-    results: list[ParseResult] = []
-    for line in raw_lines("test.log", lines):
-        results.extend(parser.feed(line))
-    results.extend(parser.close())
-    events: list[Event] = []
-    for result in results:
-        assert not isinstance(result, RecordError), result
-        events.append(result)
+    events, errors = split(run(parser, lines, "test.log"))
+    assert not errors, errors
     return events
 
 

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 
 import pytest
 
 from fenghuo.ingest.parsers.auditd import AuditdParser
-from fenghuo.ingest.parsers.base import (
-    ParseContext,
-    ParseResult,
-    RecordError,
-    parse_lines,
-    raw_lines,
-)
+from fenghuo.ingest.parsers.base import ParseContext, ParseResult, RecordError, raw_lines
 from fenghuo.model import HostAudit, SyscallActivity, event_id
-
-FIXED = dt.datetime(2026, 1, 5, 10, 0, tzinfo=dt.UTC)
+from tests.ingest.parsers import helpers
+from tests.ingest.parsers.helpers import FIXED, split
 
 OPEN = (
     "type=SYSCALL msg=audit(1767607264.600:5106): arch=c000003e syscall=257 success=yes exit=27 "
@@ -31,19 +24,18 @@ EOE = "type=EOE msg=audit(1767607264.600:5106):"
 
 def run(lines: list[str], parser: AuditdParser | None = None) -> list[ParseResult]:
     parser = parser or AuditdParser(ParseContext(host_id="hv-01", clock=lambda: FIXED))
-    return list(parse_lines(parser, raw_lines("in.log", lines)))
+    return helpers.run(parser, lines, "in.log")
 
 
 def test_junk_between_records_is_a_record_error_and_does_not_break_the_event() -> None:
     results = run([OPEN, "garbage here", "", "type=UNKNOWN[1329] msg=?", EOE])
-    errors = [r for r in results if isinstance(r, RecordError)]
+    (event,), errors = split(results)
     assert [(e.source, e.line, e.format) for e in errors] == [
         ("in.log", 2, "auditd"),
         ("in.log", 4, "auditd"),
     ]
     assert "no type=... msg=audit(...) header" in errors[0].reason
     assert errors[1].raw == "type=UNKNOWN[1329] msg=?"
-    (event,) = [r for r in results if not isinstance(r, RecordError)]
     assert isinstance(event, SyscallActivity)  # no PATH: openat without a file is activity
     assert event.syscall == "openat"
 

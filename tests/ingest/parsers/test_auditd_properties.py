@@ -3,18 +3,15 @@ raises; the same input always yields the same ids."""
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fenghuo.ingest.parsers.auditd import AuditdParser
-from fenghuo.ingest.parsers.base import ParseContext, ParseResult, RawLine, RecordError
-from fenghuo.model import encode_event
-from fenghuo.model.events import EventBase
+from fenghuo.ingest.parsers.base import ParseContext, RecordError
+from tests.ingest.parsers.helpers import FIXED, check_results, run, split
 
-FIXED = dt.datetime(2026, 1, 5, 10, 0, tzinfo=dt.UTC)
 # Strategies are built at import time, before fixtures exist: the same path as the `samples`
 # fixture (tests/conftest.py), ../shared/samples beside the repository.
 SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "samples"
@@ -63,20 +60,9 @@ def _check(lines: list[str]) -> list[str]:
             vm_for_label=lambda label: "vm-a" if "c101" in label else None,
         )
     )
-    ids: list[str] = []
-    results: list[ParseResult] = []
-    for number, text in enumerate(lines, 1):
-        results.extend(parser.feed(RawLine("prop", number, text)))
-    results.extend(parser.close())
-    for result in results:
-        assert isinstance(result, EventBase | RecordError), result
-        if isinstance(result, RecordError):
-            assert result.reason
-            assert result.format == "auditd"
-        else:
-            encode_event(result)
-            ids.append(result.id)
-    return ids
+    results = run(parser, lines, "prop", strip=False)
+    check_results(results, fed=len(lines), format_name="auditd")
+    return [event.id for event in split(results)[0]]
 
 
 @st.composite
@@ -145,10 +131,7 @@ def test_mutated_real_lines_never_raise_and_ids_are_deterministic(lines: list[st
 @given(st.permutations(SAMPLE_LINES[:40]))
 def test_any_interleaving_keeps_every_record(lines: list[str]) -> None:
     parser = AuditdParser(ParseContext(clock=lambda: FIXED))
-    results: list[ParseResult] = []
-    for number, text in enumerate(lines, 1):
-        results.extend(parser.feed(RawLine("perm", number, text)))
-    results.extend(parser.close())
+    results = run(parser, lines, "perm", strip=False)
     stats = parser.stats
     assert stats.lines == stats.blank_lines + stats.records + stats.errors
     assert stats.events == sum(1 for r in results if not isinstance(r, RecordError))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import datetime as dt
 from pathlib import Path
 
 import msgspec
@@ -11,13 +10,7 @@ import yaml
 
 from fenghuo.ingest.parsers import make_parser
 from fenghuo.ingest.parsers.auditd import AuditdParser
-from fenghuo.ingest.parsers.base import (
-    ParseContext,
-    ParseResult,
-    RecordError,
-    parse_lines,
-    raw_lines,
-)
+from fenghuo.ingest.parsers.base import ParseContext, ParseResult, RecordError
 from fenghuo.model import (
     Event,
     FileAccess,
@@ -26,19 +19,19 @@ from fenghuo.model import (
     SyscallActivity,
     encode_event,
 )
+from tests.ingest.parsers.helpers import FIXED, run, split
 
-FIXED = dt.datetime(2026, 1, 5, 10, 0, tzinfo=dt.UTC)
 CONTEXT = ParseContext(clock=lambda: FIXED)
 
 
 def parse_file(path: Path) -> tuple[AuditdParser, list[ParseResult]]:
     parser = AuditdParser(CONTEXT)
     with path.open(encoding="utf-8") as handle:
-        return parser, list(parse_lines(parser, raw_lines(str(path), handle)))
+        return parser, run(parser, handle, str(path))
 
 
 def parse_text(text: str, source: str = "yaml") -> list[ParseResult]:
-    return list(parse_lines(AuditdParser(CONTEXT), raw_lines(source, text.splitlines())))
+    return run(AuditdParser(CONTEXT), text.splitlines(), source)
 
 
 def log_files(samples: Path) -> list[Path]:
@@ -58,8 +51,7 @@ def test_registered() -> None:
 def test_every_sample_line_is_accounted_for(samples: Path) -> None:
     for path in log_files(samples):
         parser, results = parse_file(path)
-        events = [r for r in results if not isinstance(r, RecordError)]
-        errors = [r for r in results if isinstance(r, RecordError)]
+        events, errors = split(results)
         stats = parser.stats
         # Every line is a record or a record error; every record is in an emitted event.
         assert stats.lines == stats.blank_lines + stats.records + len(errors), path.name
@@ -98,11 +90,9 @@ def test_sample_kinds(samples: Path) -> None:
 
 def _comparable(results: list[ParseResult]) -> list[bytes]:
     """Events without the fields that name where they were read (file, line)."""
-    out = []
-    for result in results:
-        assert not isinstance(result, RecordError)
-        out.append(encode_event(_without_raw_location(result)))
-    return sorted(out)
+    events, errors = split(results)
+    assert not errors
+    return sorted(encode_event(_without_raw_location(event)) for event in events)
 
 
 def _without_raw_location(event: Event) -> Event:
@@ -228,6 +218,11 @@ def test_rhel7_fragments(samples: Path) -> None:
     module = by_id["1481076984.827:17"]
     assert isinstance(module, SyscallActivity)
     assert (module.syscall, module.process.exe) == ("finit_module", "/usr/bin/kmod")
+    assert module.detail == {
+        "NETFILTER_CFG.table": "filter",
+        "NETFILTER_CFG.family": "2",
+        "NETFILTER_CFG.entries": "0",
+    }
     # EXECVE, CWD and PATH of one exec, scattered through the file, without their SYSCALL.
     auditctl = by_id["1481077231.371:479"]
     assert isinstance(auditctl, ProcessExec)

@@ -11,34 +11,17 @@ import msgspec
 import pytest
 
 from fenghuo.ingest.parsers import make_parser, parser_class
-from fenghuo.ingest.parsers.base import (
-    ParseContext,
-    ParseResult,
-    RecordError,
-    parse_lines,
-    raw_lines,
-)
+from fenghuo.ingest.parsers.base import ParseContext, ParseResult, RecordError
 from fenghuo.ingest.parsers.cloudtrail import CloudTrailParser
 from fenghuo.model import ApiCall, Grant, decode_event, encode_event, event_id
+from tests.ingest.parsers.helpers import FIXED, errors, events_of, only, run
 
-FIXED = dt.datetime(2026, 1, 5, 10, 0, tzinfo=dt.UTC)
 STRATUS = "cloudtrail/stratus-aws.{}.json"
 
 
 def parse_text(text: str, source: str = "test.json") -> list[ParseResult]:
     """Every result of one parser over `text`, with a fixed ingest clock."""
-    parser = CloudTrailParser(ParseContext(clock=lambda: FIXED))
-    return list(parse_lines(parser, raw_lines(source, text.splitlines())))
-
-
-def events_of(results: list[ParseResult]) -> list[ApiCall]:
-    calls = [r for r in results if isinstance(r, ApiCall)]
-    assert len(calls) + len(errors_of(results)) == len(results)
-    return calls
-
-
-def errors_of(results: list[ParseResult]) -> list[RecordError]:
-    return [r for r in results if isinstance(r, RecordError)]
+    return run(CloudTrailParser(ParseContext(clock=lambda: FIXED)), text.splitlines(), source)
 
 
 def record(source: str, name: str, params: object = None, **extra: Any) -> dict[str, Any]:
@@ -65,9 +48,7 @@ def record(source: str, name: str, params: object = None, **extra: Any) -> dict[
 
 
 def one_event(rec: object) -> ApiCall:
-    results = parse_text(json.dumps(rec))
-    assert not errors_of(results), errors_of(results)
-    (event,) = events_of(results)
+    (event,) = only(parse_text(json.dumps(rec)), ApiCall)
     return event
 
 
@@ -78,7 +59,7 @@ def grants_of(rec: object) -> tuple[Grant, ...]:
 def sample(samples: Path, name: str) -> tuple[list[ApiCall], list[RecordError]]:
     path = samples / STRATUS.format(name)
     results = parse_text(path.read_text(), str(path))
-    return events_of(results), errors_of(results)
+    return events_of(results, ApiCall), errors(results)
 
 
 # --- samples --------------------------------------------------------------------------------
@@ -94,9 +75,9 @@ def test_every_sample_parses_without_errors(samples: Path) -> None:
     assert len(files) == 7
     for path in files:
         results = parse_text(path.read_text(), str(path))
-        assert not errors_of(results), path
-        assert len(events_of(results)) == len(json.loads(path.read_text())), path
-        for event in events_of(results):
+        assert not errors(results), path
+        assert len(events_of(results, ApiCall)) == len(json.loads(path.read_text())), path
+        for event in events_of(results, ApiCall):
             assert decode_event(encode_event(event)) == event
 
 
@@ -212,8 +193,8 @@ def test_envelope_fields(samples: Path) -> None:
 
 def test_same_input_same_ids(samples: Path) -> None:
     path = samples / STRATUS.format("credential-access.ec2-steal-instance-credentials")
-    first = [e.id for e in events_of(parse_text(path.read_text()))]
-    second = [e.id for e in events_of(parse_text(path.read_text()))]
+    first = [e.id for e in events_of(parse_text(path.read_text()), ApiCall)]
+    second = [e.id for e in events_of(parse_text(path.read_text()), ApiCall)]
     assert first == second
     assert len(set(first)) == len(first)
 
@@ -243,17 +224,17 @@ def test_three_shapes_give_identical_events(samples: Path) -> None:
     }
     parsed = {name: parse_text(text) for name, text in shapes.items()}
     for name, results in parsed.items():
-        assert not errors_of(results), name
-    reference = [_without_line(e) for e in events_of(parsed["ndjson"])]
+        assert not errors(results), name
+    reference = [_without_line(e) for e in events_of(parsed["ndjson"], ApiCall)]
     assert len(reference) == len(records)
     for name, results in parsed.items():
-        assert [_without_line(e) for e in events_of(results)] == reference, name
+        assert [_without_line(e) for e in events_of(results, ApiCall)] == reference, name
 
 
 def test_ndjson_line_numbers() -> None:
     recs = [record("ec2.amazonaws.com", f"Describe{i}", {}) for i in range(3)]
     text = json.dumps(recs[0]) + "\n\n" + json.dumps(recs[1]) + "\n" + json.dumps(recs[2])
-    assert [e.raw.line for e in events_of(parse_text(text))] == [1, 3, 4]
+    assert [e.raw.line for e in events_of(parse_text(text), ApiCall)] == [1, 3, 4]
 
 
 def test_pretty_records_file_line_numbers() -> None:
@@ -261,15 +242,15 @@ def test_pretty_records_file_line_numbers() -> None:
     text = json.dumps({"Records": recs}, indent=2)
     lines = text.splitlines()
     expected = [n for n, line in enumerate(lines, 1) if line == "    {"]
-    assert [e.raw.line for e in events_of(parse_text(text))] == expected
+    assert [e.raw.line for e in events_of(parse_text(text), ApiCall)] == expected
 
 
 def test_concatenated_pretty_documents() -> None:
     first = json.dumps([record("s3.amazonaws.com", "ListBuckets", None)], indent=2)
     second = json.dumps({"Records": [record("s3.amazonaws.com", "GetObject", None)]}, indent=2)
     results = parse_text(first + "\n" + second)
-    assert [e.action for e in events_of(results)] == ["ListBuckets", "GetObject"]
-    assert events_of(results)[1].raw.line == first.count("\n") + 4
+    assert [e.action for e in events_of(results, ApiCall)] == ["ListBuckets", "GetObject"]
+    assert events_of(results, ApiCall)[1].raw.line == first.count("\n") + 4
 
 
 def test_records_stream_per_line_as_delivered() -> None:
@@ -278,7 +259,7 @@ def test_records_stream_per_line_as_delivered() -> None:
         for i in range(3)
     ]
     results = parse_text("\n".join(docs))
-    assert [(e.action, e.raw.line) for e in events_of(results)] == [
+    assert [(e.action, e.raw.line) for e in events_of(results, ApiCall)] == [
         ("Decrypt0", 1),
         ("Decrypt1", 2),
         ("Decrypt2", 3),

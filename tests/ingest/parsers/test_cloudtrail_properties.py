@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fenghuo.ingest.parsers.base import ParseResult, RecordError
-from fenghuo.model import ApiCall, decode_event, encode_event
+from fenghuo.ingest.parsers.base import ParseResult
+from fenghuo.model import ApiCall
+from tests.ingest.parsers.helpers import check_results
 from tests.ingest.parsers.test_cloudtrail import parse_text, record
 from tests.ingest.parsers.test_cloudtrail_grants import BUCKET_POLICY
 from tests.ingest.parsers.test_cloudtrail_grants_services import FOREIGN_POLICY, QUEUE
@@ -39,14 +40,7 @@ JSONISH_LINES = st.lists(st.text(alphabet='{}[]",:\\ \tae0Z-T.\u00e9', max_size=
 
 
 def check(results: list[ParseResult]) -> None:
-    for result in results:
-        assert isinstance(result, ApiCall | RecordError)
-        if isinstance(result, ApiCall):
-            assert decode_event(encode_event(result)) == result
-            assert result.event_time.utcoffset() is not None
-        else:
-            assert result.reason
-            assert result.format == "cloudtrail"
+    check_results(results, ApiCall, format_name="cloudtrail")
 
 
 def grant_records() -> list[dict[str, Any]]:

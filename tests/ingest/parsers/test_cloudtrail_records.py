@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from fenghuo.ingest.parsers.cloudtrail import parse_time
-from fenghuo.model import event_id
-from tests.ingest.parsers.test_cloudtrail import errors_of, events_of, one_event, parse_text, record
+from fenghuo.model import ApiCall, event_id
+from tests.ingest.parsers.helpers import errors, events_of
+from tests.ingest.parsers.test_cloudtrail import one_event, parse_text, record
 
 # --- record errors --------------------------------------------------------------------------
 
@@ -23,8 +24,8 @@ def test_bad_json_line_in_ndjson() -> None:
         [good[0], '{"eventTime": "2024-08-01T12:00:00Z", oops}', good[1], "not json", good[2]]
     )
     results = parse_text(text, "trail.ndjson")
-    assert len(events_of(results)) == 3
-    bad_json, not_json = errors_of(results)
+    assert len(events_of(results, ApiCall)) == 3
+    bad_json, not_json = errors(results)
     assert (bad_json.line, not_json.line) == (2, 4)
     assert bad_json.source == "trail.ndjson"
     assert bad_json.format == "cloudtrail"
@@ -37,9 +38,9 @@ def test_bad_json_line_in_ndjson() -> None:
 def test_truncated_first_ndjson_line_does_not_swallow_the_rest() -> None:
     good = json.dumps(record("sts.amazonaws.com", "GetCallerIdentity", None))
     results = parse_text('{"eventTime": "2024-08-01T1\n' + good + "\n" + good)
-    (error,) = errors_of(results)
+    (error,) = errors(results)
     assert error.line == 1
-    assert [e.raw.line for e in events_of(results)] == [2, 3]
+    assert [e.raw.line for e in events_of(results, ApiCall)] == [2, 3]
 
 
 def test_missing_fields_and_bad_time_in_array() -> None:
@@ -54,9 +55,9 @@ def test_missing_fields_and_bad_time_in_array() -> None:
     recs.append(record("ec2.amazonaws.com", "RebootInstances", {}))
     text = json.dumps(recs, indent=2)
     results = parse_text(text)
-    assert [e.action for e in events_of(results)] == ["RunInstances", "RebootInstances"]
-    errors = errors_of(results)
-    reasons = [e.reason for e in errors]
+    assert [e.action for e in events_of(results, ApiCall)] == ["RunInstances", "RebootInstances"]
+    failed = errors(results)
+    reasons = [e.reason for e in failed]
     assert reasons[0] == "missing eventTime"
     assert reasons[1] == "record is not a JSON object but int"
     assert reasons[2].startswith("bad eventTime 'yesterday'")
@@ -64,12 +65,12 @@ def test_missing_fields_and_bad_time_in_array() -> None:
     assert reasons[4] == "missing eventName"
     assert reasons[5] == "eventSource is not a string"
     lines = text.splitlines()
-    for error in errors:
+    for error in failed:
         assert error.line is not None
         first = lines[error.line - 1].strip().rstrip(",")
         assert error.raw.startswith(first)
         json.loads(error.raw)  # the record's own JSON text
-    assert lines[errors[1].line - 1].strip() == "42,"  # type: ignore[operator]
+    assert lines[failed[1].line - 1].strip() == "42,"  # type: ignore[operator]
 
 
 def test_invalid_json_document_is_one_error_with_position() -> None:
@@ -79,8 +80,8 @@ def test_invalid_json_document_is_one_error_with_position() -> None:
     cut = text.rindex("\n  },\n  {")
     broken = text[:cut] + "\n  }\n  {" + text[cut + len("\n  },\n  {") :]
     results = parse_text(broken)
-    assert [e.action for e in events_of(results)] == ["Describe0", "Describe1"]
-    (error,) = errors_of(results)
+    assert [e.action for e in events_of(results, ApiCall)] == ["Describe0", "Describe1"]
+    (error,) = errors(results)
     third = broken[:cut].count("\n") + 3  # the line of the third record's opening brace
     assert (
         error.reason
@@ -94,28 +95,28 @@ def test_unterminated_document_at_end_of_stream() -> None:
     recs = [record("ec2.amazonaws.com", "Describe", {})]
     text = json.dumps({"Records": recs}, indent=2)[:-4]
     results = parse_text(text)
-    assert len(events_of(results)) == 1
-    (error,) = errors_of(results)
+    assert len(events_of(results, ApiCall)) == 1
+    (error,) = errors(results)
     assert "invalid JSON" in error.reason
 
 
 def test_broken_string_inside_document() -> None:
     results = parse_text('[\n  {"eventTime": "2024\n  "x"}\n]')
-    (error,) = errors_of(results)
+    (error,) = errors(results)
     assert error.line == 2
-    assert not events_of(results)
+    assert not events_of(results, ApiCall)
 
 
 def test_lone_surrogate_is_a_record_error() -> None:
     rec = json.dumps(record("s3.amazonaws.com", "GetObject", {"key": "x"}))
     rec = rec.replace('"x"', '"\\ud800"')
-    (error,) = errors_of(parse_text(rec))
+    (error,) = errors(parse_text(rec))
     assert "surrogate" in error.reason
     pair = rec.replace("\\ud800", "\\ud83d\\ude00")
-    assert events_of(parse_text(pair))
+    assert events_of(parse_text(pair), ApiCall)
     # Records not first in its object: the record text is re-encoded, the check still applies.
     wrapped = '{"Other": 1, "Records": [' + rec + "]}"
-    (error,) = errors_of(parse_text(wrapped))
+    (error,) = errors(parse_text(wrapped))
     assert "surrogate" in error.reason
 
 
@@ -155,7 +156,7 @@ def test_parse_time(text: str, expected: dt.datetime) -> None:
 )
 def test_parse_time_rejects(text: str) -> None:
     rec = record("sts.amazonaws.com", "GetCallerIdentity", None, eventTime=text)
-    (error,) = errors_of(parse_text(json.dumps(rec)))
+    (error,) = errors(parse_text(json.dumps(rec)))
     assert "eventTime" in error.reason
 
 
@@ -184,23 +185,20 @@ def test_failure_and_service_source() -> None:
     assert event.id == event_id("cloudtrail", "", rec["eventID"])
 
 
-def test_event_type_and_category() -> None:
-    sign_in = record(
-        "signin.amazonaws.com",
-        "ConsoleLogin",
-        None,
-        eventType="AwsConsoleSignIn",
-        eventCategory="Management",
-    )
-    assert (one_event(sign_in).event_type, one_event(sign_in).event_category) == (
-        "AwsConsoleSignIn",
-        "Management",
-    )
-    data = record("s3.amazonaws.com", "GetObject", None, eventType="AwsApiCall", eventCategory="Data")
-    assert (one_event(data).event_type, one_event(data).event_category) == ("AwsApiCall", "Data")
-    odd = record("s3.amazonaws.com", "ListBuckets", None, eventType=7, eventCategory="")
-    assert (one_event(odd).event_type, one_event(odd).event_category) == (None, None)
-    assert (one_event(record("s3.amazonaws.com", "ListBuckets")).event_type) is None
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"eventType": "AwsConsoleSignIn", "eventCategory": "Management"},
+         ("AwsConsoleSignIn", "Management")),
+        ({"eventType": "AwsApiCall", "eventCategory": "Data"}, ("AwsApiCall", "Data")),
+        ({"eventType": "AwsServiceEvent"}, ("AwsServiceEvent", None)),
+        ({"eventType": 7, "eventCategory": ""}, (None, None)),
+        ({}, (None, None)),
+    ],
+)  # fmt: skip
+def test_event_type_and_category(extra: dict[str, Any], expected: tuple[str | None, ...]) -> None:
+    event = one_event(record("s3.amazonaws.com", "GetObject", None, **extra))
+    assert (event.event_type, event.event_category) == expected
 
 
 def test_ipv6_source_is_normalised() -> None:

@@ -11,25 +11,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fenghuo.ingest.parsers import ParseContext, ParseResult, RecordError, parse_lines, raw_lines
+from fenghuo.ingest.parsers import ParseContext, ParseResult
 from fenghuo.ingest.parsers.falco import FalcoParser
-from fenghuo.model import ContainerAlert, Process, decode_event, encode_event
-
-NOW = dt.datetime(2026, 1, 6, 8, 0, tzinfo=dt.UTC)
+from fenghuo.model import ContainerAlert, Process
+from tests.ingest.parsers.helpers import NOW, check_results, errors, only, run
 
 
 def parse(lines: list[str], host_id: str | None = "hv-ctx") -> list[ParseResult]:
-    parser = FalcoParser(ParseContext(host_id=host_id, clock=lambda: NOW))
-    return list(parse_lines(parser, raw_lines("alerts.jsonl", lines)))
+    return run(FalcoParser(ParseContext(host_id=host_id, clock=lambda: NOW)), lines, "alerts.jsonl")
 
 
 def alerts(results: list[ParseResult]) -> list[ContainerAlert]:
-    assert not [r for r in results if isinstance(r, RecordError)]
-    return [r for r in results if isinstance(r, ContainerAlert)]
-
-
-def errors(results: list[ParseResult]) -> list[RecordError]:
-    return [r for r in results if isinstance(r, RecordError)]
+    return only(results, ContainerAlert)
 
 
 def sample_lines(samples: Path) -> list[str]:
@@ -241,21 +234,10 @@ def test_blank_lines_yield_nothing() -> None:
 # --- robustness -------------------------------------------------------------------------------
 
 
-def _check(results: list[ParseResult], fed: int) -> None:
-    for result in results:
-        if isinstance(result, RecordError):
-            assert result.reason
-            assert result.line is not None
-            assert 1 <= result.line <= fed
-        else:
-            assert isinstance(result, ContainerAlert)
-            assert decode_event(encode_event(result)) == result
-
-
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.text(max_size=200), max_size=8))
 def test_random_text_never_raises(lines: list[str]) -> None:
-    _check(parse(lines), len(lines))
+    check_results(parse(lines), ContainerAlert, fed=len(lines))
 
 
 SCALARS = (
@@ -300,4 +282,4 @@ def test_mutated_sample_alerts_never_raise(samples: Path, data: st.DataObject) -
             cut = data.draw(st.integers(0, len(text)))
             text = text[:cut] + data.draw(st.text(max_size=4)) + text[cut + 1 :]
         lines.append(text)
-    _check(parse(lines), len(lines))
+    check_results(parse(lines), ContainerAlert, fed=len(lines))

@@ -9,26 +9,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fenghuo.ingest.parsers import ParseContext, ParseResult, RecordError, parse_lines, raw_lines
+from fenghuo.ingest.parsers import ParseContext, ParseResult, RecordError, raw_lines
 from fenghuo.ingest.parsers.libvirt import LibvirtEventsParser, lifecycle_state
-from fenghuo.model import VmLifecycle, decode_event, encode_event
+from fenghuo.model import VmLifecycle
+from tests.ingest.parsers.helpers import NOW, check_results, errors, only, run
 
-NOW = dt.datetime(2026, 1, 6, 8, 0, tzinfo=dt.UTC)
 TS = "2026-01-05 10:00:01.120+0000"
 
 
 def parse(lines: list[str], host_id: str | None = "hv-01") -> list[ParseResult]:
     parser = LibvirtEventsParser(ParseContext(host_id=host_id, clock=lambda: NOW))
-    return list(parse_lines(parser, raw_lines("virsh.log", lines)))
+    return run(parser, lines, "virsh.log")
 
 
 def events(results: list[ParseResult]) -> list[VmLifecycle]:
-    assert not [r for r in results if isinstance(r, RecordError)]
-    return [r for r in results if isinstance(r, VmLifecycle)]
-
-
-def errors(results: list[ParseResult]) -> list[RecordError]:
-    return [r for r in results if isinstance(r, RecordError)]
+    return only(results, VmLifecycle)
 
 
 def sample_lines(samples: Path) -> list[str]:
@@ -288,21 +283,10 @@ def test_an_unstamped_event_line_ends_a_pending_multi_line_event() -> None:
 # --- robustness -------------------------------------------------------------------------------
 
 
-def _check(results: list[ParseResult], fed: int) -> None:
-    for result in results:
-        if isinstance(result, RecordError):
-            assert result.reason
-            assert result.line is not None
-            assert 1 <= result.line <= fed
-        else:
-            assert isinstance(result, VmLifecycle)
-            assert decode_event(encode_event(result)) == result
-
-
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.text(max_size=200), max_size=8))
 def test_random_text_never_raises(lines: list[str]) -> None:
-    _check(parse(lines), len(lines))
+    check_results(parse(lines), VmLifecycle, fed=len(lines))
 
 
 FRAGMENTS = st.sampled_from(
@@ -318,4 +302,4 @@ def test_mutated_sample_lines_never_raise(samples: Path, data: st.DataObject) ->
         start = data.draw(st.integers(0, len(line)))
         end = data.draw(st.integers(start, len(line)))
         lines.append(line[:start] + data.draw(FRAGMENTS | st.text(max_size=8)) + line[end:])
-    _check(parse(lines), len(lines))
+    check_results(parse(lines), VmLifecycle, fed=len(lines))

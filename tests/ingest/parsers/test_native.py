@@ -11,43 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fenghuo.ingest.parsers import (
-    ParseContext,
-    ParseResult,
-    RecordError,
-    make_parser,
-    parse_lines,
-    raw_lines,
-)
+from fenghuo.ingest.parsers import ParseContext, ParseResult, RecordError
 from fenghuo.ingest.parsers.native import NativeParser
-from fenghuo.model import Event, encode_event
-
-NOW = dt.datetime(2026, 1, 6, 8, 0, tzinfo=dt.UTC)
-SAMPLE_FILES = {
-    "vpcflow": ("vpcflow/v2-default.log", "vpcflow/v5-custom.log"),
-    "libvirt-events": ("libvirt/virsh-events.log",),
-    "falco": ("falco/alerts.jsonl",),
-}
+from fenghuo.model import ApiCall, ContainerAlert, Event, Flow, SyscallActivity, encode_event
+from tests.ingest.parsers.helpers import NOW, check_results, errors, run, sample_events
 
 
 def parse(lines: list[str]) -> list[ParseResult]:
-    parser = NativeParser(ParseContext(clock=lambda: NOW))
-    return list(parse_lines(parser, raw_lines("events.jsonl", lines)))
-
-
-def errors(results: list[ParseResult]) -> list[RecordError]:
-    return [r for r in results if isinstance(r, RecordError)]
-
-
-def sample_events(samples: Path) -> list[Event]:
-    """Events of several kinds, as the other parsers produce them from the shared samples."""
-    found: list[Event] = []
-    for format_name, files in SAMPLE_FILES.items():
-        for name in files:
-            parser = make_parser(format_name, ParseContext(host_id="hv-01", clock=lambda: NOW))
-            lines = raw_lines(name, (samples / name).read_text().splitlines())
-            found.extend(r for r in parse_lines(parser, lines) if not isinstance(r, RecordError))
-    return found
+    return run(NativeParser(ParseContext(clock=lambda: NOW)), lines, "events.jsonl")
 
 
 def lines_of(events: list[Event]) -> list[str]:
@@ -72,6 +43,38 @@ def test_attribution_is_kept(samples: Path) -> None:
         for e in sample_events(samples)
     ]
     assert parse(lines_of(attributed)) == attributed
+
+
+ENVELOPE = (
+    '"id": "e1", "event_time": "2026-01-05T10:00:00Z", "ingest_time": "2026-01-05T10:00:01Z", '
+    '"raw": {"source": "old.jsonl"}'
+)
+# Lines as Fenghuo wrote them before the optional enrichment fields existed.
+OLDER_LINES = [
+    "{" + ENVELOPE + ', "kind": "flow", "source_format": "vpcflow", "version": 2, '
+    '"start": "2026-01-05T10:00:00Z", "end": "2026-01-05T10:01:00Z"}',
+    "{" + ENVELOPE + ', "kind": "api_call", "source_format": "cloudtrail", '
+    '"service": "s3.amazonaws.com", "action": "PutBucketPolicy", "actor": {}, "grants": '
+    '[{"resource": {"type": "s3:bucket", "id": "b"}, "grantee_kind": "everyone", "grantee": "*"}]}',
+    "{" + ENVELOPE + ', "kind": "syscall", "source_format": "auditd", '
+    '"process": {"pid": 4242, "auid": 1000}}',
+    "{" + ENVELOPE + ', "kind": "container_alert", "source_format": "falco", "rule": "r", '
+    '"priority": "Warning"}',
+]
+
+
+def test_events_without_the_newer_optional_fields_decode_with_defaults() -> None:
+    flow, call, syscall, alert = parse(OLDER_LINES)
+    assert isinstance(flow, Flow)
+    assert flow.extra == {}
+    assert isinstance(call, ApiCall)
+    assert (call.event_type, call.event_category) == (None, None)
+    assert call.grants[0].conditional is False
+    assert isinstance(syscall, SyscallActivity)
+    assert syscall.detail == {}
+    assert (syscall.process.auid, syscall.process.ses, syscall.process.tty) == (1000, None, None)
+    assert isinstance(alert, ContainerAlert)
+    assert (alert.image_digest, alert.k8s_namespace, alert.k8s_pod) == (None, None, None)
 
 
 def test_other_offsets_are_accepted(samples: Path) -> None:
@@ -145,20 +148,10 @@ def test_malformed_lines(line: str, reason: str) -> None:
 # --- robustness -------------------------------------------------------------------------------
 
 
-def _check(results: list[ParseResult], fed: int) -> None:
-    for result in results:
-        if isinstance(result, RecordError):
-            assert result.reason
-            assert result.line is not None
-            assert 1 <= result.line <= fed
-        else:
-            assert result.id
-
-
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.text(max_size=200), max_size=8))
 def test_random_text_never_raises(lines: list[str]) -> None:
-    _check(parse(lines), len(lines))
+    check_results(parse(lines), fed=len(lines))
 
 
 @settings(max_examples=300, deadline=None)
@@ -169,4 +162,4 @@ def test_mutated_events_never_raise(samples: Path, data: st.DataObject) -> None:
         start = data.draw(st.integers(0, len(line)))
         end = data.draw(st.integers(start, min(len(line), start + 12)))
         lines.append(line[:start] + data.draw(st.text(max_size=6)) + line[end:])
-    _check(parse(lines), len(lines))
+    check_results(parse(lines), fed=len(lines))

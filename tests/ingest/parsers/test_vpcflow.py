@@ -9,28 +9,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fenghuo.ingest.parsers import ParseContext, ParseResult, RecordError, parse_lines, raw_lines
+from fenghuo.ingest.parsers import ParseContext, ParseResult
 from fenghuo.ingest.parsers.vpcflow import DEFAULT_FIELDS, VpcFlowParser
 from fenghuo.model import Flow, decode_event, encode_event
+from tests.ingest.parsers.helpers import NOW, check_results, errors, only, run
 
-NOW = dt.datetime(2026, 1, 6, 8, 0, tzinfo=dt.UTC)
 V2_HEADER = " ".join(DEFAULT_FIELDS)
 V2_LINE = "2 111111111111 eni-0acme0001 10.1.0.11 10.1.0.12 49152 5432 6 20 4249 1767607200 1767607260 ACCEPT OK"  # noqa: E501
 
 
 def parse(lines: list[str], source: str = "flows.log") -> list[ParseResult]:
-    parser = VpcFlowParser(ParseContext(clock=lambda: NOW))
-    return list(parse_lines(parser, raw_lines(source, lines)))
+    return run(VpcFlowParser(ParseContext(clock=lambda: NOW)), lines, source)
 
 
 def flows(results: list[ParseResult]) -> list[Flow]:
-    assert not [r for r in results if isinstance(r, RecordError)]
-    assert all(isinstance(r, Flow) for r in results)
-    return [r for r in results if isinstance(r, Flow)]
-
-
-def errors(results: list[ParseResult]) -> list[RecordError]:
-    return [r for r in results if isinstance(r, RecordError)]
+    return only(results, Flow)
 
 
 def sample_lines(samples: Path, name: str) -> list[str]:
@@ -280,21 +273,10 @@ def test_an_invalid_header_refuses_the_records_under_it() -> None:
 # --- robustness -------------------------------------------------------------------------------
 
 
-def _check(results: list[ParseResult], fed: int) -> None:
-    for result in results:
-        if isinstance(result, RecordError):
-            assert result.reason
-            assert result.line is not None
-            assert 1 <= result.line <= fed
-        else:
-            assert isinstance(result, Flow)
-            assert decode_event(encode_event(result)) == result  # every value has its model type
-
-
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.text(max_size=200), max_size=8))
 def test_random_text_never_raises(lines: list[str]) -> None:
-    _check(parse(lines), len(lines))
+    check_results(parse(lines), Flow, fed=len(lines))
 
 
 TOKENS = st.sampled_from(
@@ -328,4 +310,4 @@ def mutated_lines(draw: st.DrawFn, samples: Path) -> list[str]:
 @given(data=st.data())
 def test_mutated_sample_lines_never_raise(samples: Path, data: st.DataObject) -> None:
     lines = data.draw(mutated_lines(samples))
-    _check(parse(lines), len(lines))
+    check_results(parse(lines), Flow, fed=len(lines))
