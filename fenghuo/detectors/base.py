@@ -63,6 +63,9 @@ class Finding:
     # The entity the alert is about, for deduplication; None: the routing key.
     dedup_key: str | None = None
     title: str | None = None  # None: the detector's title
+    # None: the detector's; a finding may be a more specific technique (probing vs. transfer).
+    technique: str | None = None
+    category: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
 

@@ -26,7 +26,7 @@ from fenghuo.detectors.base import Detector, Finding
 from fenghuo.detectors.config import DetectionConfig
 from fenghuo.inventory.index import InventoryIndex
 from fenghuo.model import Event
-from fenghuo.model.alert import Alert, Entity, merge_alerts
+from fenghuo.model.alert import MAX_EVIDENCE, Alert, Entity, merge_alerts
 from fenghuo.model.ids import stable_id
 
 log = logging.getLogger(__name__)
@@ -249,8 +249,8 @@ class DetectionEngine:
             summary=finding.summary,
             severity=finding.severity or meta.severity,
             confidence=finding.confidence if finding.confidence is not None else meta.confidence,
-            technique=meta.technique,
-            category=meta.category,
+            technique=finding.technique or meta.technique,
+            category=finding.category or meta.category,
             tenant_id=finding.tenant_id,
             actor_tenant_id=finding.actor_tenant_id,
             host_id=finding.host_id,
@@ -259,7 +259,7 @@ class DetectionEngine:
             first_seen=finding.first_seen,
             last_seen=finding.last_seen,
             detected_at=self.clock(),
-            evidence=evidence,
+            evidence=evidence[:MAX_EVIDENCE],
             evidence_count=len(evidence),
             dedup_key=dedup_key,
             window_start=start,
