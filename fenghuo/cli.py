@@ -288,6 +288,15 @@ def schema(output: TextIO) -> None:
     output.write("\n")
 
 
+def _register_extensions() -> None:
+    from fenghuo.detectors.baseline.command import train_command
+
+    main.add_command(train_command)
+
+
+_register_extensions()
+
+
 def run() -> None:
     try:
         main(standalone_mode=True)

@@ -21,6 +21,7 @@ class VmRecord:
     host: str
     uuid: str | None
     instance_id: str | None
+    ips: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,9 @@ class InventoryIndex:
         self._prefix_lengths = sorted(self._nets, reverse=True)
 
     def _add_vm(self, host_id: str, vm: Vm) -> None:
-        record = VmRecord(vm.name, vm.tenant, host_id, vm.uuid, vm.instance_id)
+        record = VmRecord(
+            vm.name, vm.tenant, host_id, vm.uuid, vm.instance_id, frozenset(str(i) for i in vm.ips)
+        )
         self._vm_name[vm.name] = record
         if vm.uuid:
             self._vm_uuid[vm.uuid.lower()] = record

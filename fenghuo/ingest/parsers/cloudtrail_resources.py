@@ -33,7 +33,8 @@ from fenghuo.ingest.parsers.cloudtrail_fields import (
 from fenghuo.model import Actor, Resource
 
 _ASSUMED_ROLE = re.compile(r"arn:[\w-]+:sts::([0-9]{12}):assumed-role/([^/]+)/(.+)")
-_INSTANCE_ID = re.compile(r"i-[0-9a-fA-F]{8,17}")
+# EC2 ids are hex (i- + 8 or 17), other clouds use alphanumerics (Alibaba ECS `i-bp1...`).
+_INSTANCE_ID = re.compile(r"i-[0-9a-zA-Z]{8,32}")
 _LAMBDA_PARTIAL = re.compile(r"(?:([0-9]{12}):)?function:([^:]+)(?::.*)?")
 
 
