@@ -1,0 +1,1 @@
+"""One renderer per real format: the exact text the real tool writes."""
