@@ -3,6 +3,7 @@ is a handful of dict look-ups."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 
@@ -31,7 +32,9 @@ class ContainerRecord:
     host: str
 
 
+@functools.lru_cache(maxsize=65536)
 def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    # Flow logs repeat the same addresses heavily; parsing dominated attribution of flows.
     try:
         return ipaddress.ip_address(text)
     except ValueError:

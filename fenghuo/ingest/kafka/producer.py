@@ -164,6 +164,8 @@ class Publisher:
             topics.add(m.topic)
             self._produce(m, tracker, deadline)
         tracker.seal(total)
+        # Send now instead of waiting out linger.ms: the caller is blocked on the acknowledgement.
+        self._producer.flush(0)
         tracker.done.wait(max(0.0, deadline - time.monotonic()))
         with tracker.lock:
             acked, failed, reasons = tracker.acked, tracker.failed, Counter(tracker.reasons)

@@ -16,6 +16,7 @@ does not know are kept as text in `Flow.extra` under their log field name, unles
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import re
 from collections import Counter
@@ -93,7 +94,9 @@ def _time(text: str) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
+@functools.lru_cache(maxsize=65536)
 def _address(text: str) -> str:
+    # Cached: flow logs repeat the same few addresses on most lines.
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:
