@@ -230,6 +230,40 @@ def serve(
 
 
 @main.command()
+@click.option("--inventory", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--detection-config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="suppressions and per-detector settings (YAML)",
+)
+@click.option("--bootstrap", help="Kafka bootstrap servers (default from settings)")
+@click.option("--jobmanager", help="HOST:PORT of a Flink cluster's REST endpoint (default: local)")
+@click.option("--parallelism", type=click.IntRange(min=1), default=None)
+@click.option("--checkpoint-dir", help="checkpoint path or URI (default under the data dir)")
+def stream(
+    inventory: Path | None,
+    detection_config: Path | None,
+    bootstrap: str | None,
+    jobmanager: str | None,
+    parallelism: int | None,
+    checkpoint_dir: str | None,
+) -> None:
+    """Run the streaming detection job on Kafka (local mini-cluster unless --jobmanager)."""
+    from fenghuo.streaming.job import run, stream_spec
+
+    spec = stream_spec(
+        get_settings(),
+        inventory=inventory,
+        detection_config=detection_config,
+        bootstrap=bootstrap,
+        jobmanager=jobmanager,
+        parallelism=parallelism,
+        checkpoint_dir=checkpoint_dir,
+    )
+    run(spec, echo=click.echo)
+
+
+@main.command()
 @click.option(
     "--samples",
     type=click.Path(file_okay=False, path_type=Path),
@@ -290,8 +324,11 @@ def schema(output: TextIO) -> None:
 
 def _register_extensions() -> None:
     from fenghuo.detectors.baseline.command import train_command
+    from fenghuo.simulate.cli import evaluate, simulate
 
     main.add_command(train_command)
+    main.add_command(simulate)
+    main.add_command(evaluate)
 
 
 _register_extensions()

@@ -33,6 +33,23 @@ class Settings(BaseSettings):
     ingest_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     ingest_retry_after_s: int = Field(default=5, ge=1)
 
+    # The streaming detection job (`fenghuo stream`).
+    detection_config: Path | None = None  # suppressions and per-detector settings (YAML)
+    stream_group_id: str | None = None  # Kafka consumer group; default "<topic_prefix>stream"
+    stream_parallelism: int = Field(default=1, ge=1)
+    stream_execution_mode: Literal["thread", "process"] = "thread"
+    # Event-time bound, the same as replay's (fenghuo.streaming.replay.DEFAULT_OUT_OF_ORDERNESS).
+    stream_out_of_orderness_s: float = Field(default=5.0, ge=0)
+    # A partition silent this long stops holding the watermark back; 0 never marks one idle.
+    stream_idle_timeout_s: float = Field(default=30.0, ge=0)
+    stream_checkpoint_interval_s: float = Field(default=5.0, gt=0)
+    # How often event time advances: each advance runs every key with due events once.
+    stream_watermark_interval_s: float = Field(default=1.0, gt=0)
+    stream_checkpoint_dir: str | None = None  # path or URI; default <data_dir>/checkpoints/<group>
+    stream_rest_port: int = Field(default=8081, ge=0, le=65535)  # the local mini-cluster's REST
+    flink_jobmanager: str | None = None  # HOST:PORT of a Flink cluster's REST endpoint
+    flink_python: str | None = None  # the TaskManagers' Python (default: this interpreter)
+
     # Keyed HMAC secret for tenant pseudonyms (used by later issues); must be set in production.
     pseudonym_key: SecretStr = SecretStr(_PLACEHOLDER)
 

@@ -4,7 +4,8 @@ Events are processed in event-time order; the watermark trails the newest event 
 same bounded out-of-orderness the stream job uses, and timers fire when it passes them, as in
 Flink. At the end the watermark jumps to infinity and every timer fires, closing all windows.
 The result is the final version of every alert (updates folded by id), which is what the stream
-job's output folds to as well.
+job's output folds to as well. Watermark flush events (see `flush`) move the watermark and reach
+no detector, as in the job.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from fenghuo.detectors.engine import DetectionEngine, KeyState, Step
 from fenghuo.model import Event
 from fenghuo.model.alert import Alert, merge_alerts
+from fenghuo.streaming.flush import is_watermark_flush
 
 DEFAULT_OUT_OF_ORDERNESS = dt.timedelta(seconds=5)
 
@@ -96,7 +98,8 @@ def replay(
         if watermark is None or candidate > watermark:
             watermark = candidate
             runner.advance(watermark)
-        runner.event(event, watermark)
+        if not is_watermark_flush(event):
+            runner.event(event, watermark)
     runner.advance(None)
     return ReplayResult(
         alerts=fold_alerts(runner.emitted),
