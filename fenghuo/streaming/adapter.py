@@ -105,7 +105,10 @@ class RouteFunction(FlatMapFunction):  # type: ignore[misc]  # pyflink has no ty
         self.failures = _FailureCounter(self.engine, metrics.counter("detector_failures"))
 
     def flat_map(self, value: Any) -> Iterator[tuple[str, int, str]]:
-        payload: str = value[0]
+        payload: str | None = value[0]
+        if payload is None:  # a tombstone: nothing to decode
+            self.bad_records.inc()
+            return
         try:
             event = decode_event(payload)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:

@@ -81,6 +81,12 @@ def prepare_process(log_dir: Path | None) -> None:
         os.environ["FLINK_LOG_DIR"] = str(log_dir.resolve())
 
 
+def under_flink_client() -> bool:
+    """True when Flink's own client (`flink run -py`) started this interpreter: its gateway is
+    already running, and the cluster address is the client's to choose."""
+    return "PYFLINK_GATEWAY_PORT" in os.environ
+
+
 def checkpoint_uri(location: Path | str) -> str:
     """A URI Flink accepts for a checkpoint location (absolute file:// for local paths)."""
     text = str(location)
@@ -180,14 +186,22 @@ def configuration(options: FlinkOptions) -> dict[str, str]:
             msg = f"--jobmanager must be HOST:PORT (a REST endpoint), not {options.jobmanager!r}"
             raise ConfigError(msg)
         conf |= {"execution.target": "remote", "rest.address": host, "rest.port": port}
-    elif options.rest_port is not None:
+    elif options.rest_port is not None and not under_flink_client():
         conf["rest.port"] = str(options.rest_port)
     conf.update(options.extra)
     return conf
 
 
 def stream_environment(options: FlinkOptions) -> Any:
-    """A StreamExecutionEnvironment configured for the job (typed Any: pyflink has no stubs)."""
+    """A StreamExecutionEnvironment configured for the job (typed Any: pyflink has no stubs).
+
+    Locally, PyFlink's own environment (a mini-cluster in the JVM it launches). For a cluster,
+    Flink's RemoteStreamEnvironment on the JobManager's REST endpoint: PyFlink's environment
+    factory always builds a local one when it launched the JVM itself, whatever
+    `execution.target` says. The connector jars are shipped with the job; the cluster needs
+    `flink-python` in its lib/ (as every PyFlink cluster does) and this package importable by
+    the TaskManagers' Python.
+    """
     prepare_process(options.log_dir)
     from pyflink.common import Configuration
     from pyflink.datastream import StreamExecutionEnvironment
@@ -195,6 +209,19 @@ def stream_environment(options: FlinkOptions) -> Any:
     conf = Configuration()
     for key, value in configuration(options).items():
         conf.set_string(key, value)
-    env = StreamExecutionEnvironment.get_execution_environment(conf)
+    if options.jobmanager is None:
+        env = StreamExecutionEnvironment.get_execution_environment(conf)
+    else:
+        from pyflink.java_gateway import get_gateway
+
+        gateway = get_gateway()
+        host, _, port = options.jobmanager.rpartition(":")
+        jars = gateway.new_array(gateway.jvm.String, len(KAFKA_JARS))
+        for index, jar in enumerate(kafka_jars()):
+            jars[index] = str(jar.resolve())
+        j_env = gateway.jvm.org.apache.flink.streaming.api.environment.StreamExecutionEnvironment
+        env = StreamExecutionEnvironment(
+            j_env.createRemoteEnvironment(host, int(port), conf._j_configuration, jars)
+        )
     env.set_parallelism(options.parallelism)
     return env
