@@ -232,15 +232,18 @@ class DetectionEngine:
         meta = detector.meta
         dedup_key = finding.dedup_key or key
         start = window_start(finding.first_seen, meta.dedup_window)
-        entities = list(finding.entities)
+        # A set: a detector may name one entity in two roles (the resource owner's account that
+        # is also the caller's); merge_alerts folds versions by set union, so the first version
+        # must not differ from the folded one by duplicates.
+        entities = set(finding.entities)
         for kind, value in (
             ("tenant", finding.tenant_id),
             ("tenant", finding.actor_tenant_id),
             ("host", finding.host_id),
             ("vm", finding.vm_id),
         ):
-            if value and Entity(kind, value) not in entities:
-                entities.append(Entity(kind, value))
+            if value:
+                entities.add(Entity(kind, value))
         evidence = tuple(sorted(set(finding.evidence)))
         return Alert(
             id=alert_id(meta.id, dedup_key, start),

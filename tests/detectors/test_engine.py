@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 from collections.abc import Iterable
@@ -14,7 +15,7 @@ from fenghuo.detectors.config import DetectionConfig, Suppression
 from fenghuo.detectors.engine import DetectionEngine, window_start
 from fenghuo.detectors.testing import demo_inventory
 from fenghuo.model import Event, HostAudit, RawRef
-from fenghuo.model.alert import Severity, encode_alert, merge_alerts
+from fenghuo.model.alert import Entity, Severity, encode_alert, merge_alerts
 from fenghuo.streaming.replay import fold_alerts, replay
 
 T0 = dt.datetime(2026, 1, 5, 10, 0, tzinfo=dt.UTC)
@@ -122,6 +123,27 @@ def test_merge_is_commutative_and_associative() -> None:
     b = merge_alerts(a, a)
     assert b == a
     assert fold_alerts([a, b]) == fold_alerts([b, a])
+
+
+class Naming(Counting):
+    """Names one account twice (say the resource owner's that is also the caller's) and the
+    host both among its entities and as host_id."""
+
+    def on_event(self, event: Event, state: Any, ctx: Context) -> Iterable[Finding]:
+        account, host = Entity("account", "111111111111"), Entity("host", event.host_id or "?")
+        for finding in super().on_event(event, state, ctx):
+            yield dataclasses.replace(finding, entities=(account, host, account))
+
+
+def test_an_alert_names_each_entity_once() -> None:
+    eng = DetectionEngine([Naming()], demo_inventory().current, clock=lambda: NOW)
+    (first,) = replay([audit(1)], eng).alerts
+    assert first.entities == (
+        Entity("account", "111111111111"),
+        Entity("host", "hv-01"),
+        Entity("tenant", "acme"),
+    )
+    assert merge_alerts(first, first) == first  # folding versions changes nothing
 
 
 def test_suppression_by_tenant_drops_alerts_but_counts_them() -> None:
