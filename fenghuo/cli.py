@@ -270,12 +270,27 @@ def stream(
     default=None,
     help="folder of real-format samples to ingest (default ../shared/samples)",
 )
-@click.option("--simulate", is_flag=True, help="live demo telemetry (arrives with the simulator)")
-def up(samples: Path | None, simulate: bool) -> None:
+@click.option(
+    "--simulate",
+    is_flag=True,
+    help="live demo telemetry: a simulated multi-tenant cloud with labelled attacks, in place "
+    "of the samples",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=50.0,
+    show_default=True,
+    help="with --simulate: events per second",
+)
+def up(samples: Path | None, simulate: bool, rate: float) -> None:
     """Start everything on embedded defaults; Ctrl-C stops all of it cleanly."""
     from fenghuo.platform import run_up
 
-    run_up(get_settings(), samples, simulate, echo=click.echo)
+    if simulate and samples is not None:
+        msg = "--samples and --simulate exclude each other (the simulation has its own inventory)"
+        raise click.UsageError(msg)
+    run_up(get_settings(), samples, rate if simulate else None, echo=click.echo)
 
 
 @main.group()

@@ -31,3 +31,11 @@ class BrokerUnavailableError(IngestError):
 
 class ArtifactError(FenghuoError):
     """A pinned download is missing, or its checksum does not match."""
+
+
+class StreamJobError(FenghuoError):
+    """The stream job failed to start or ended in failure."""
+
+
+class PlatformError(FenghuoError):
+    """A part of the running platform (`fenghuo up`) failed."""

@@ -6,10 +6,12 @@ wires them the same way.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import shutil
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +23,7 @@ from confluent_kafka.admin import AdminClient
 from fenghuo.api.app import create_app
 from fenghuo.api.deps import Services
 from fenghuo.demo.samples import demo_inventory_path, sample_files
-from fenghuo.errors import ConfigError
+from fenghuo.errors import ConfigError, PlatformError
 from fenghuo.ingest.kafka.producer import Publisher
 from fenghuo.ingest.kafka.topics import Topics
 from fenghuo.ingest.normalise import Normaliser
@@ -29,9 +31,14 @@ from fenghuo.ingest.parsers import raw_lines
 from fenghuo.ingest.pipeline import Ingestor, IngestReport
 from fenghuo.inventory import InventoryStore
 from fenghuo.settings import Settings
+from fenghuo.simulate.stream import LiveSimulation
+from fenghuo.simulate.world import World
 from fenghuo.store.keys import KeyStore, Role
+from fenghuo.streaming.child import StreamJobProcess
 
 log = logging.getLogger(__name__)
+
+LIVE_ROUND = dt.timedelta(minutes=10)
 
 
 def broker_reachable(bootstrap: str, timeout: float = 2.0) -> bool:
@@ -136,7 +143,9 @@ def default_inventory(settings: Settings) -> Path:
     return settings.inventory or demo_inventory_path()
 
 
-def wait_for_signal() -> None:
+def wait_for_signal(watched: Sequence[Callable[[], str | None]] = ()) -> str | None:
+    """Block until SIGINT/SIGTERM (returns None) or until one of `watched` reports a failure
+    (returns its message): a part that dies must not leave the rest pretending to run."""
     stop = threading.Event()
 
     def _on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -145,28 +154,70 @@ def wait_for_signal() -> None:
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         while not stop.wait(1.0):
-            pass
+            for probe in watched:
+                if (failure := probe()) is not None:
+                    return failure
+        return None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
+def start_stream_job(
+    settings: Settings, inventory: Path, bootstrap: str, echo: Callable[[str], None]
+) -> StreamJobProcess:
+    """The detection job on the local mini-cluster, reading the embedded broker's topics.
+
+    Its checkpoints start afresh: the embedded broker keeps its topics in memory, so offsets
+    checkpointed by an earlier run refer to data that no longer exists."""
+    checkpoints = settings.data_dir / "checkpoints" / "up"
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    args = ["--inventory", str(inventory.resolve()), "--bootstrap", bootstrap]
+    args += ["--checkpoint-dir", str(checkpoints.resolve())]
+    if settings.detection_config is not None:
+        args += ["--detection-config", str(settings.detection_config.resolve())]
+    job = StreamJobProcess(args, settings.data_dir / "stream.log")
+    echo("detection  starting the stream job (Flink mini-cluster; the JVM takes a few seconds)")
+    job.start()
+    echo(
+        f"detection  {job.job_line}; alerts to {Topics(settings.topic_prefix).alerts} and "
+        f"{settings.db_path}; Flink UI http://127.0.0.1:{settings.stream_rest_port}; "
+        f"log {job.log_path}"
+    )
+    return job
+
+
+def simulated_inventory(settings: Settings, world: World) -> Path:
+    path = settings.data_dir / "simulated-inventory.yaml"
+    path.write_text(world.inventory_yaml(), encoding="utf-8")
+    return path
+
+
 def run_up(
     settings: Settings,
     samples: Path | None,
-    simulate: bool,
+    simulate_rate: float | None,
     echo: Callable[[str], None],
 ) -> None:
-    """Broker, topics, ingest pipeline and API on embedded defaults, plus the demo data; blocks
-    until SIGINT/SIGTERM and then stops every part, last started first."""
+    """Broker, topics, ingest pipeline, API and the detection job on embedded defaults, plus
+    demo data: the shared samples, or (`simulate_rate`) a live simulated cloud with attacks.
+    Blocks until SIGINT/SIGTERM (or a part fails) and then stops every part, last started
+    first."""
     from fenghuo.artifacts import ensure_all
     from fenghuo.demo.samples import default_samples_dir
     from fenghuo.ingest.kafka.broker import EmbeddedBroker
     from fenghuo.ingest.kafka.topics import ensure_topics
+    from fenghuo.simulate import live_world
+    from fenghuo.streaming.flush import publish_flush
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ensure_all()
-    inventory = InventoryStore(default_inventory(settings))
+    # Ten simulated minutes per round, so that a demo shows every kind of attack in minutes.
+    world = live_world(simulate_rate, duration=LIVE_ROUND) if simulate_rate is not None else None
+    inventory_path = (
+        simulated_inventory(settings, world) if world is not None else default_inventory(settings)
+    )
+    inventory = InventoryStore(inventory_path)
     with ExitStack() as stack:
         broker = stack.enter_context(
             EmbeddedBroker(settings.embedded_broker_port, log_path=settings.data_dir / "broker.log")
@@ -188,14 +239,38 @@ def run_up(
             f"           curl -H 'Authorization: Bearer {token}' --data-binary @FILE "
             f"{url}/api/v1/ingest/FORMAT"
         )
-        root = samples or default_samples_dir()
-        if root is None:
-            echo("samples    none found (set FENGHUO_SAMPLES_DIR or pass --samples)")
+        job = start_stream_job(settings, inventory.path, broker.bootstrap, echo)
+        stack.callback(job.stop)
+        watched: list[Callable[[], str | None]] = [
+            lambda: None if job.running else f"the stream job exited:\n{job.tail()}"
+        ]
+        if world is None:
+            root = samples or default_samples_dir()
+            if root is None:
+                echo("samples    none found (set FENGHUO_SAMPLES_DIR or pass --samples)")
+            else:
+                for path, report in ingest_samples(ingest.ingestor, root):
+                    echo(f"ingested   {path.relative_to(root)}: {report.summary()}")
+                # The samples are a backfill of the past: tell the job that event time has
+                # reached now, so their windows close and every alert they hold comes out.
+                now = dt.datetime.now(dt.UTC)
+                publish_flush(broker.bootstrap, topics, at=now)
+                echo(f"backfill   done; event time moved to {now:%Y-%m-%dT%H:%M:%SZ}")
         else:
-            for path, report in ingest_samples(ingest.ingestor, root):
-                echo(f"ingested   {path.relative_to(root)}: {report.summary()}")
-        if simulate:
-            echo("simulate   live demo telemetry arrives with the simulator (not yet built)")
+            live = LiveSimulation(world, ingest.ingestor, world.config.rate, loop=True)
+            live.start()
+            stack.callback(live.stop)
+            watched.append(
+                lambda: f"the simulation stopped: {live.error}" if live.done.is_set() else None
+            )
+            echo(
+                f"simulate   {len(world.tenants)} tenants, {len(world.hosts)} hosts, "
+                f"{len(world.vms())} VMs at {world.config.rate:g} events/s with labelled attacks "
+                f"(seed {world.config.seed}, from {world.config.start:%Y-%m-%dT%H:%M:%SZ}); "
+                f"attacks recur every {world.config.duration}"
+            )
         echo("running; Ctrl-C stops everything")
-        wait_for_signal()
+        failure = wait_for_signal(watched)
         echo("stopping")
+        if failure is not None:
+            raise PlatformError(failure)

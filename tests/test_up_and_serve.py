@@ -3,22 +3,33 @@ ports, driven over HTTP, stopped with SIGINT, leaving nothing behind."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 
-from fenghuo.demo.samples import demo_inventory_path
+from fenghuo.demo.samples import demo_inventory_path, sample_files
+from fenghuo.evaluate import ScoredAlert, matches
 from fenghuo.ingest.kafka.broker import EmbeddedBroker, free_port
 from fenghuo.ingest.kafka.consume import read_messages
 from fenghuo.ingest.kafka.topics import Topics
+from fenghuo.model.alert import Alert
+from fenghuo.platform import LIVE_ROUND
+from fenghuo.simulate.config import SimulationConfig
+from fenghuo.simulate.generate import Generator, create_world
+from fenghuo.store.alerts import AlertStore
+from fenghuo.streaming.replay_files import InputSpec, run_replay
+from tests.streaming.scenario import comparable
+from tests.streaming.support import poll
 
 pytestmark = pytest.mark.kafka
 
@@ -70,8 +81,17 @@ def test_up_starts_everything_ingests_samples_and_stops_cleanly(
         tmp_path,
         FENGHUO_EMBEDDED_BROKER_PORT=str(broker_port),
         FENGHUO_API_PORT=str(api_port),
+        FENGHUO_STREAM_REST_PORT=str(free_port()),
     )
+    specs = [InputSpec(s.format, path, s.host_id) for s, path in sample_files(samples)]
+    expected = run_replay(demo_inventory_path(), specs, tmp_path / "replay.jsonl").result.alerts
+    assert expected  # the samples hold attacks
     with running(["up", "--samples", str(samples)], env, "running; Ctrl-C") as (proc, lines):
+        # The detection job ran over the samples (a backfill, then event time moved to now):
+        # the store holds exactly replay's alerts.
+        store = AlertStore(tmp_path / "var" / "fenghuo.db")
+        poll("the samples' alerts in the store", store.all, same_as(expected), timeout=120)
+        store.close()
         output = "\n".join(lines)
         assert f"127.0.0.1:{broker_port}" in output
         ingested = [line for line in lines if line.startswith("ingested")]
@@ -89,10 +109,71 @@ def test_up_starts_everything_ingests_samples_and_stops_cleanly(
         assert httpx.get(f"{url}/readyz", timeout=10).json()["broker"] is True
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
-    # Nothing left listening on either port.
+    # Nothing left listening on either port, and the stream job's JVM is gone with its process.
     for port in (broker_port, api_port):
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+    assert "cancelling job" in (tmp_path / "var" / "stream.log").read_text()
+    assert not jvms_under(tmp_path)
+
+
+def same_as(expected: list[Alert]) -> Callable[[list[Alert]], bool]:
+    target = comparable(expected)
+    return lambda got: comparable(got) == target
+
+
+def jvms_under(tmp_path: Path) -> list[str]:
+    """Command lines of live processes that mention this test's folder (the job's JVM does,
+    through its log directory)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # the process ended while we looked
+        if str(tmp_path) in text and "java" in text:
+            found.append(text)
+    return found
+
+
+def test_up_simulate_streams_a_live_cloud_and_its_attacks_raise_alerts(tmp_path: Path) -> None:
+    env = _env(
+        tmp_path,
+        FENGHUO_EMBEDDED_BROKER_PORT=str(free_port()),
+        FENGHUO_API_PORT=str(free_port()),
+        FENGHUO_STREAM_REST_PORT=str(free_port()),
+    )
+    args = ["up", "--simulate", "--rate", "300"]
+    with running(args, env, "running; Ctrl-C") as (proc, lines):
+        line = next(line for line in lines if line.startswith("simulate"))
+        start = dt.datetime.fromisoformat(line.split("from ")[1][:20])
+        # The same world as `up` built (seed 7 is live_world's default): its labelled attacks.
+        config = SimulationConfig(seed=7, start=start, duration=LIVE_ROUND, rate=300)
+        world = create_world(config)
+        labels = Generator(world).segment(0).labels
+        first = min(labels, key=lambda label: label.start)
+        store = AlertStore(tmp_path / "var" / "fenghuo.db")
+        # The first attack starts about a minute in; its alert follows within seconds.
+        alerts = poll(
+            f"an alert for the first attack ({first.kind} at {first.start:%H:%M:%S})",
+            store.all,
+            lambda got: any(matches(scored(a), first) for a in got),
+            timeout=(first.start - world.config.start).total_seconds() + 90,
+        )
+        store.close()
+        # Every alert of medium or above belongs to some labelled attack.
+        serious = [s for s in map(scored, alerts) if s.counted]
+        assert serious
+        assert [a for a in serious if not any(matches(a, label) for label in labels)] == []
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    output = "\n".join(lines)
+    assert "simulated-inventory.yaml" in output
+    assert not jvms_under(tmp_path)
+
+
+def scored(alert: Alert) -> ScoredAlert:
+    return msgspec.convert(msgspec.to_builtins(alert), ScoredAlert)
 
 
 def test_serve_against_a_running_broker(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 from pathlib import Path
 
 import click
@@ -149,7 +148,7 @@ def _stream(config: SimulationConfig, bootstrap: str, out: Path | None, loop: bo
     from fenghuo.settings import get_settings
     from fenghuo.simulate.generate import create_world
     from fenghuo.simulate.labels import encode_labels
-    from fenghuo.simulate.stream import StreamReport, stream_to_kafka
+    from fenghuo.simulate.stream import LiveSimulation
 
     settings = get_settings()
     world = create_world(config)
@@ -159,33 +158,23 @@ def _stream(config: SimulationConfig, bootstrap: str, out: Path | None, loop: bo
     topics = Topics(settings.topic_prefix)
     ensure_topics(bootstrap, topics, partitions=settings.topic_partitions)
     inventory = InventoryStore.fixed(parse_inventory(world.inventory_yaml()))
-    stop, done = threading.Event(), threading.Event()
-    outcome: dict[str, StreamReport] = {}
     with Publisher(
         bootstrap, client_id="fenghuo-simulate", delivery_timeout=settings.kafka_timeout_s
     ) as publisher:
         ingestor = Ingestor(
             Normaliser(inventory), publisher, topics, timeout=settings.kafka_timeout_s + 2
         )
-
-        def run() -> None:
-            try:
-                outcome["report"] = stream_to_kafka(world, ingestor, config.rate, stop, loop=loop)
-            finally:
-                done.set()
-
-        worker = threading.Thread(target=run, name="fenghuo-simulate", daemon=True)
-        worker.start()
+        live = LiveSimulation(world, ingestor, config.rate, loop=loop)
+        live.start()
         click.echo(f"publishing to {bootstrap} at {config.rate:g} events/s (Ctrl-C stops)")
         try:
-            while not done.wait(0.5):
+            while not live.done.wait(0.5):
                 pass
         except KeyboardInterrupt:
-            stop.set()
-        worker.join()
-    report = outcome.get("report")
+            pass
+        report = live.stop()
     if report is None:
-        msg = "the simulation stream failed (see the log)"
+        msg = f"the simulation stream failed: {live.error}"
         raise click.ClickException(msg)
     if out is not None:
         (out / "labels.json").write_text(encode_labels(report.labels), encoding="utf-8")

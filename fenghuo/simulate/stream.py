@@ -129,3 +129,35 @@ def stream_to_kafka(
         sent += len(batch)
     report.elapsed = clock() - start
     return report
+
+
+class LiveSimulation:
+    """`stream_to_kafka` on a background thread, for `fenghuo up --simulate` and
+    `fenghuo simulate --kafka`. A failure (the broker gone) ends the stream and is kept in
+    `error`; `stop()` returns the report, or None when the stream failed."""
+
+    def __init__(self, world: World, ingestor: Ingestor, rate: float, *, loop: bool) -> None:
+        self.done = threading.Event()
+        self.error: Exception | None = None
+        self._stop = threading.Event()
+        self._report: StreamReport | None = None
+        self._args = (world, ingestor, rate)
+        self._loop = loop
+        self._thread = threading.Thread(target=self._run, name="fenghuo-simulate", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> StreamReport | None:
+        self._stop.set()
+        self._thread.join()
+        return self._report
+
+    def _run(self) -> None:
+        try:
+            self._report = stream_to_kafka(*self._args, self._stop, loop=self._loop)
+        except Exception as exc:  # kept for the owner to report; the thread ends
+            log.exception("the simulation stream stopped")
+            self.error = exc
+        finally:
+            self.done.set()

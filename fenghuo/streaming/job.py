@@ -36,7 +36,7 @@ from types import FrameType
 from typing import Any
 
 from fenghuo.detectors.base import Detector
-from fenghuo.errors import ConfigError, FenghuoError
+from fenghuo.errors import ConfigError, StreamJobError
 from fenghuo.ingest.kafka.topics import Topics
 from fenghuo.settings import Settings
 from fenghuo.streaming.adapter import EngineSpec
@@ -71,10 +71,6 @@ class StreamSpec:
     # slowed reading (paused partitions wait for the next alignment round) more than it saved.
     max_drift: dt.timedelta | None = None
     job_name: str = JOB_NAME
-
-
-class StreamJobError(FenghuoError):
-    """The stream job ended in failure."""
 
 
 def telemetry_source_descriptor(spec: StreamSpec) -> Any:

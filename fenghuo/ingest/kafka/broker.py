@@ -8,12 +8,10 @@ producers before stopping the broker. Its data lives in memory only: a restart l
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -27,6 +25,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from fenghuo.artifacts import artifact_path
+from fenghuo.children import die_with_parent
 from fenghuo.errors import BrokerUnavailableError
 from fenghuo.ingest.kafka.topics import Topics, ensure_topics
 
@@ -175,7 +174,7 @@ class EmbeddedBroker:
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent(),  # start the broker from the main thread
         )
         self._port = port
         # If the owner forgets stop() (or the interpreter exits), do not leave Tansu behind.
@@ -246,18 +245,6 @@ def _accepts(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: on Linux, have the kernel kill Tansu if its parent dies (even by
-    SIGKILL, which no finalizer survives). The signal follows the thread that started it, so
-    start the broker from a long-lived thread (the main one)."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
