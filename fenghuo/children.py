@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import os
 import signal
+import subprocess
 import sys
 from collections.abc import Callable
+from typing import Any
 
 _PR_SET_PDEATHSIG = 1
 
@@ -21,3 +25,22 @@ def die_with_parent(sig: signal.Signals = signal.SIGKILL) -> Callable[[], None]:
             libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
 
     return _arm
+
+
+def interrupt(proc: subprocess.Popen[Any], timeout: float, *, group: bool = False) -> int:
+    """Stop a child the way both of ours stop cleanly: SIGINT, then SIGKILL after `timeout`
+    seconds (to its whole process group with `group`: the stream job's JVM is a grandchild).
+    Returns the exit code."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                if group:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                else:
+                    proc.kill()
+            proc.wait()
+    return proc.returncode

@@ -8,8 +8,6 @@ SIGINT, which cancels the job (its last checkpoint stays), and kills the whole p
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +16,7 @@ from collections import deque
 from pathlib import Path
 from typing import IO
 
-from fenghuo.children import die_with_parent
+from fenghuo.children import die_with_parent, interrupt
 from fenghuo.errors import StreamJobError
 
 READY_MARK = "running on the local mini-cluster"
@@ -79,18 +77,10 @@ class StreamJobProcess:
         proc = self._proc
         if proc is None:
             return None
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        code = interrupt(proc, timeout, group=True)
         if self._pump is not None:
             self._pump.join(timeout=10)
-        return proc.returncode
+        return code
 
     def _copy_output(self, stream: IO[str] | None) -> None:
         assert stream is not None

@@ -7,7 +7,6 @@ producers before stopping the broker. Its data lives in memory only: a restart l
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
@@ -25,7 +24,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from fenghuo.artifacts import artifact_path
-from fenghuo.children import die_with_parent
+from fenghuo.children import die_with_parent, interrupt
 from fenghuo.errors import BrokerUnavailableError
 from fenghuo.ingest.kafka.topics import Topics, ensure_topics
 
@@ -213,14 +212,7 @@ class EmbeddedBroker:
     def _terminate(self, timeout: float = 10.0) -> None:
         proc = self._proc
         if proc is not None:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            interrupt(proc, timeout)
             if self._finalizer is not None:
                 self._finalizer.detach()
         if self._log_file is not None:
