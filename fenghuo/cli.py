@@ -163,19 +163,33 @@ def ingest(
     help="suppressions and detector settings (YAML)",
 )
 @click.option("--detectors", help="comma-separated detector ids (default: all)")
+@click.option(
+    "--incidents",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="also correlate the alerts and write the incidents here (JSON lines)",
+)
 def replay(
     inventory: Path,
     inputs: tuple[str, ...],
     out: Path,
     detection_config: Path | None,
     detectors: str | None,
+    incidents: Path | None,
 ) -> None:
-    """Run the detectors over files, bounded, without Kafka; write alerts as JSON lines."""
+    """Run the detectors over files, bounded, without Kafka; write alerts (and, with
+    --incidents, the correlated incidents) as JSON lines."""
     from fenghuo.streaming.replay_files import InputSpec, run_replay
 
     specs = [InputSpec.parse(text) for text in inputs]
     ids = [d.strip() for d in detectors.split(",") if d.strip()] if detectors else None
-    outcome = run_replay(inventory, specs, out, detection_config=detection_config, detector_ids=ids)
+    outcome = run_replay(
+        inventory,
+        specs,
+        out,
+        detection_config=detection_config,
+        detector_ids=ids,
+        incidents_out=incidents,
+    )
     for error in outcome.record_errors[:100]:
         click.echo(_error_line(error), err=True)
     result = outcome.result
@@ -185,6 +199,8 @@ def replay(
         f"{len(result.alerts)} alerts ({result.emitted} versions) to {out}; "
         f"{failures} detector failures"
     )
+    if outcome.incidents is not None:
+        click.echo(f"correlated {len(outcome.incidents)} incidents to {incidents}")
 
 
 @main.command()

@@ -1,0 +1,204 @@
+"""The correlator: alerts in, incidents out, in any order.
+
+The entity graph (networkx) holds one node per entity (`host:hv-01`, `vm:acme-web-1`, ...),
+one node per alert, and time-stamped links between an alert and the entities it names. Two
+alerts belong to one incident when they share a *linking* entity (see `links`) and their evidence
+lies within `window` of each other, or when an attack-sequence rule joins them (see
+`sequences`). An incident is a connected group of alerts under that relation.
+
+Order independence. Versions of an alert are folded by id (`merge_alerts`, commutative and
+associative). After every change the groups around the changed alert are recomputed from the
+folded alerts, so the groups, and therefore the incidents (`build.build_incident` is a pure
+function of a group), depend only on the set of alerts seen, not on their order.
+
+Decay. The newest event time seen (`last_seen` of any alert) drives an event-time horizon,
+`newest - retention`. An incident whose alerts all ended before the horizon is final: it and its
+alerts leave the graph, so memory holds only the recent incidents. The order-independence
+guarantee holds for alerts that arrive no later than `retention - window` behind the newest
+(an alert older than that may find its partners already gone). An incident that keeps receiving
+alerts stays in memory with all of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from fenghuo.graph.build import build_incident, incident_id
+from fenghuo.graph.grading import GradingPolicy, load_policy
+from fenghuo.graph.links import gap, linking_entities, node_id
+from fenghuo.graph.sequences import MAX_WITHIN, RULES_BY_ID, step_keys
+from fenghuo.inventory.index import InventoryIndex
+from fenghuo.model.alert import Alert, merge_alerts
+from fenghuo.model.incident import Incident
+
+DEFAULT_WINDOW = dt.timedelta(minutes=15)
+DEFAULT_RETENTION = dt.timedelta(hours=3)
+
+
+@dataclass(frozen=True)
+class CorrelatorConfig:
+    window: dt.timedelta = DEFAULT_WINDOW  # the largest gap between alerts linked by an entity
+    retention: dt.timedelta = DEFAULT_RETENTION  # event time an idle incident is kept
+
+    def __post_init__(self) -> None:
+        if self.retention < max(self.window, MAX_WITHIN):
+            msg = "retention must be at least the correlation window and every sequence window"
+            raise ValueError(msg)
+
+
+def _alert_node(alert_id: str) -> str:
+    return f"alert:{alert_id}"
+
+
+@dataclass
+class Correlator:
+    inventory: InventoryIndex | None = None
+    config: CorrelatorConfig = field(default_factory=CorrelatorConfig)
+    policy: GradingPolicy = field(default_factory=load_policy)
+    graph: nx.Graph[str] = field(default_factory=nx.Graph, init=False)
+    retired: list[str] = field(default_factory=list, init=False)  # ids gone in the last add
+    _alerts: dict[str, Alert] = field(default_factory=dict, init=False)
+    _group_of: dict[str, str] = field(default_factory=dict, init=False)  # alert -> incident
+    _groups: dict[str, frozenset[str]] = field(default_factory=dict, init=False)
+    _incidents: dict[str, Incident] = field(default_factory=dict, init=False)
+    _newest: dt.datetime | None = field(default=None, init=False)
+
+    # --- the graph ---------------------------------------------------------------------------
+
+    def _link(self, alert: Alert) -> None:
+        """(Re)attach the alert's node to its entities and sequence-step keys."""
+        node = _alert_node(alert.id)
+        if node in self.graph:
+            self.graph.remove_edges_from(list(self.graph.edges(node)))
+        self.graph.add_node(node, kind="alert", alert_id=alert.id)
+        linking = linking_entities(alert)
+        times = {"first_seen": alert.first_seen, "last_seen": alert.last_seen}
+        for entity in {*alert.entities, *linking}:
+            target = node_id(entity)
+            self.graph.add_node(target, kind="entity", type=entity.type, label=entity.id)
+            self.graph.add_edge(node, target, link=entity in linking, role="entity", **times)
+        for key, rule_id, role in step_keys(alert, self.inventory):
+            self.graph.add_node(key, kind="sequence", rule=rule_id)
+            self.graph.add_edge(node, key, link=True, role=role, **times)
+
+    def _linked(self, a: Alert, b: Alert, via: str, role_a: str, role_b: str) -> bool:
+        if role_a == "entity":
+            return gap(a, b) <= self.config.window
+        if role_a == role_b:
+            return False
+        rule = RULES_BY_ID[self.graph.nodes[via]["rule"]]
+        first, then = (a, b) if role_a == "first" else (b, a)
+        return rule.follows(first, then)
+
+    def _neighbours(self, alert_id: str) -> Iterator[str]:
+        alert = self._alerts[alert_id]
+        node = _alert_node(alert_id)
+        for via, data in self.graph.adj[node].items():
+            if not data["link"]:
+                continue
+            for other_node, other in self.graph.adj[via].items():
+                if other_node == node or not other["link"]:
+                    continue
+                other_id = self.graph.nodes[other_node]["alert_id"]
+                if self._linked(alert, self._alerts[other_id], via, data["role"], other["role"]):
+                    yield other_id
+
+    def _component(self, start: str) -> set[str]:
+        seen = {start}
+        todo = [start]
+        while todo:
+            for other in self._neighbours(todo.pop()):
+                if other not in seen:
+                    seen.add(other)
+                    todo.append(other)
+        return seen
+
+    # --- the interface -----------------------------------------------------------------------
+
+    def add(self, alert: Alert) -> list[Incident]:
+        """Take one alert (or a new version of one); return the incidents it changed, ordered by
+        id. `retired` then lists the ids of incidents that no longer exist (merged or renamed)."""
+        self.retired = []
+        known = self._alerts.get(alert.id)
+        folded = alert if known is None else merge_alerts(known, alert)
+        if folded == known:
+            return []
+        self._alerts[alert.id] = folded
+        if self._newest is None or folded.last_seen > self._newest:
+            self._newest = folded.last_seen
+        self._link(folded)
+        affected = {alert.id}
+        if alert.id in self._group_of:
+            affected |= self._groups[self._group_of[alert.id]]
+        components: list[set[str]] = []
+        for start in sorted(affected):
+            if not any(start in c for c in components):
+                components.append(self._component(start))
+        before = {self._group_of[a] for c in components for a in c if a in self._group_of}
+        changed = []
+        for members in components:
+            group = [self._alerts[a] for a in members]
+            incident = build_incident(group, self.inventory, self.policy)
+            ident = incident_id(group)
+            self._groups[ident] = frozenset(members)
+            for member in members:
+                self._group_of[member] = ident
+            if self._incidents.get(ident) != incident:
+                self._incidents[ident] = incident
+                changed.append(incident)
+        now = {incident_id([self._alerts[a] for a in c]) for c in components}
+        for gone in sorted(before - now):
+            self._groups.pop(gone, None)
+            self._incidents.pop(gone, None)
+            self.retired.append(gone)
+        self._expire()
+        return sorted(changed, key=lambda i: i.id)
+
+    def incidents(self) -> list[Incident]:
+        """The incidents in memory (not yet decayed), ordered by (first_seen, id)."""
+        return sorted(self._incidents.values(), key=lambda i: (i.first_seen, i.id))
+
+    def __len__(self) -> int:
+        """Alerts held in memory."""
+        return len(self._alerts)
+
+    def _expire(self) -> None:
+        if self._newest is None:
+            return
+        horizon = self._newest - self.config.retention
+        for ident, incident in list(self._incidents.items()):
+            if incident.last_seen >= horizon:
+                continue
+            for member in self._groups.pop(ident):
+                del self._alerts[member]
+                del self._group_of[member]
+                node = _alert_node(member)
+                neighbours = list(self.graph.adj[node])
+                self.graph.remove_node(node)
+                self.graph.remove_nodes_from(n for n in neighbours if self.graph.degree(n) == 0)
+            del self._incidents[ident]
+
+
+def correlate(
+    alerts: Iterable[Alert],
+    inventory: InventoryIndex | None = None,
+    config: CorrelatorConfig | None = None,
+    policy: GradingPolicy | None = None,
+) -> list[Incident]:
+    """Every final incident of a bounded set of alerts (versions in any order), as replay writes
+    them: the last version of each incident emitted, minus retired ids, ordered by
+    (first_seen, id). Decayed incidents are included: they were final when they left memory."""
+    correlator = Correlator(
+        inventory, config or CorrelatorConfig(), policy if policy is not None else load_policy()
+    )
+    final: dict[str, Incident] = {}
+    for alert in alerts:
+        for incident in correlator.add(alert):
+            final[incident.id] = incident
+        for gone in correlator.retired:
+            final.pop(gone, None)
+    return sorted(final.values(), key=lambda i: (i.first_seen, i.id))
