@@ -14,11 +14,13 @@ YAML, read with `yaml` rather than through `fenghuo.inventory`:
 - cross-tenant-credential-use: a VM's instance role session (its session name is the
   instance id the inventory gives the VM) used from an address that is not the VM's own:
   high from outside every tenant's network, critical from another tenant's.
+- audit-logging-tampering: a successful CloudTrail StopLogging or DeleteTrail is high, for the
+  tenant owning the account the call landed in (the caller's tenant as actor when another).
 
 Every other record is either benign (the Stratus warm-up and polling calls) or an attack step
-these two detectors are not about (StopLogging; the SSM SendCommand that reads the credentials
-on the instance): benign records must raise no alert of medium or above and no sharing or
-credential alert at all; out-of-scope steps no sharing or credential alert.
+these detectors are not about (the SSM SendCommand that reads the credentials on the
+instance): benign records must raise no alert of medium or above and no alert of these
+detectors at all; out-of-scope steps none of these detectors' alerts.
 """
 
 from __future__ import annotations
@@ -52,13 +54,14 @@ Record = dict[str, Any]
 
 SHARING = "cross-tenant-sharing"
 CREDENTIALS = "cross-tenant-credential-use"
-SCOPE = frozenset({SHARING, CREDENTIALS})
+TAMPERING = "audit-logging-tampering"
+SCOPE = frozenset({SHARING, CREDENTIALS, TAMPERING})
 
-# Every Stratus technique among the samples and which of the two detectors it is about (None:
-# neither). A new sample file fails the test until it is listed here.
+# Every Stratus technique among the samples and which of these detectors it is about (None:
+# none). A new sample file fails the test until it is listed here.
 TECHNIQUES: dict[str, str | None] = {
     "credential-access.ec2-steal-instance-credentials": CREDENTIALS,
-    "defense-evasion.cloudtrail-stop": None,
+    "defense-evasion.cloudtrail-stop": TAMPERING,
     "exfiltration.ec2-share-ami": SHARING,
     "exfiltration.ec2-share-ebs-snapshot": SHARING,
     "exfiltration.rds-share-snapshot": SHARING,
@@ -66,10 +69,9 @@ TECHNIQUES: dict[str, str | None] = {
     "persistence.lambda-backdoor-function": SHARING,
 }
 
-# Attack steps that are neither sharing nor credential misuse (these detectors must stay silent
-# on them; whether another detector should alert is not this test's question).
+# Attack steps that are none of sharing, credential misuse or audit tampering (these detectors
+# must stay silent on them; whether another detector should alert is not this test's question).
 OUT_OF_SCOPE_STEPS = {
-    "StopLogging": "defense evasion: the trail stopped",
     "SendCommand": "the SSM shell command that reads the instance's credentials from IMDS",
 }
 
@@ -262,6 +264,43 @@ def sharing_alerts(record: Record, inv: Inventory) -> list[Expected]:
     return out
 
 
+# CloudTrail calls that stop or delete a trail (the only tampering the samples hold), and the
+# verb the summary uses for each.
+TRAIL_STOPS = {"StopLogging": "stopped logging of", "DeleteTrail": "deleted"}
+
+
+def tampering_alerts(record: Record, inv: Inventory) -> list[Expected]:
+    """A successful StopLogging or DeleteTrail of a trail in a tenant's account."""
+    verb = TRAIL_STOPS.get(record["eventName"])
+    if verb is None or record["eventSource"] != "cloudtrail.amazonaws.com":
+        return []
+    if "errorCode" in record:
+        return []  # a refused attempt is low at most
+    account = record["recipientAccountId"]
+    owner = inv.account_tenant.get(account)
+    if owner is None:
+        return []
+    trail = str((record.get("requestParameters") or {})["name"])
+    name = trail.rpartition("trail/")[2] if trail.startswith("arn:") else trail
+    entity = trail if trail.startswith("arn:") else f"cloudtrail:trail:{trail}"
+    entities = {("resource", entity), ("account", account), ("tenant", owner)}
+    if ip := _ip(record.get("sourceIPAddress")):
+        entities.add(("ip", ip))
+    caller = inv.account_tenant.get(record["userIdentity"].get("accountId", ""))
+    return [
+        Expected(
+            TAMPERING,
+            Severity.HIGH,
+            owner,
+            caller if caller != owner else None,
+            None,
+            entities,
+            [f"{verb} CloudTrail trail {name}", f"account {account} of tenant {owner}"],
+            [record],
+        )
+    ]
+
+
 def credential_alert(record: Record, inv: Inventory) -> tuple[tuple[str, str], Expected] | None:
     """((instance, source address), the alert) when a VM's instance role session is used from
     an address that is not the VM's own."""
@@ -310,7 +349,7 @@ def oracle(records: Sequence[Record]) -> Oracle:
     by_credential: dict[tuple[str, str], Expected] = {}
     benign, out_of_scope = [], []
     for record in records:
-        found = sharing_alerts(record, inv)
+        found = sharing_alerts(record, inv) + tampering_alerts(record, inv)
         expected += found
         if (hit := credential_alert(record, inv)) is not None:
             key, alert = hit
@@ -362,7 +401,7 @@ def write_records(records: Sequence[Record], path: Path) -> Path:
 
 def match(expected: Sequence[Expected], alerts: Sequence[Alert]) -> list[str]:
     """Problems (empty when none): every expected alert met by its own alert, field by field;
-    no sharing or credential alert left over."""
+    no alert of these detectors left over."""
     left = [a for a in alerts if a.detector in SCOPE]
     problems = []
     for want in expected:
@@ -476,9 +515,9 @@ def test_benign_tenant_history_raises_nothing(tmp_path: Path) -> None:
 
 
 def test_fenghuo_replay_over_all_samples(samples: Path, tmp_path: Path) -> None:
-    """The CLI once over every shared sample of every format: the sharing and credential alerts
-    are the Stratus files' expected ones, no more; nothing of medium or above rests on a benign
-    Stratus record."""
+    """The CLI once over every shared sample of every format: the sharing, credential and
+    tampering alerts are the Stratus files' expected ones, no more; nothing of medium or above
+    rests on a benign Stratus record."""
     inputs = []
     for sample_set, path in sample_files(samples):
         host = f"@{sample_set.host_id}" if sample_set.host_id else ""
