@@ -6,6 +6,10 @@ associative, idempotent) makes that harmless: the row ends as the same document 
 order or the number of repeats. The read-merge-write of one call runs in an IMMEDIATE
 transaction, so concurrent writers (processes or threads) never lose each other's updates.
 Each thread keeps one connection open (a connection per call costs more than the upsert).
+
+This is the write side of the SQLite alerts repository (`fenghuo.store.sqlite`), kept as its own
+class because the stream job's sink needs only it; its `get`/`all`/`count` are unscoped and meant
+for the job and tests, never for the API. The schema comes from `fenghuo.store.migrations`.
 """
 
 from __future__ import annotations
@@ -13,36 +17,23 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from pathlib import Path
 
 from fenghuo.model.alert import Alert, decode_alert, encode_alert, merge_alerts
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS alerts (
-    id TEXT PRIMARY KEY,
-    detector TEXT NOT NULL,
-    tenant_id TEXT,
-    actor_tenant_id TEXT,
-    host_id TEXT,
-    severity TEXT NOT NULL,
-    first_seen TEXT NOT NULL,
-    last_seen TEXT NOT NULL,
-    doc TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS alerts_tenant ON alerts (tenant_id, first_seen);
-CREATE INDEX IF NOT EXISTS alerts_first_seen ON alerts (first_seen);
-"""
+from fenghuo.store.base import epoch_ms
+from fenghuo.store.migrations import migrate
 
 _UPSERT = """
 INSERT INTO alerts (id, detector, tenant_id, actor_tenant_id, host_id, severity, first_seen,
-                    last_seen, doc)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    last_seen, doc, first_seen_ms, last_seen_ms)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET
     detector = excluded.detector, tenant_id = excluded.tenant_id,
     actor_tenant_id = excluded.actor_tenant_id, host_id = excluded.host_id,
     severity = excluded.severity, first_seen = excluded.first_seen,
-    last_seen = excluded.last_seen, doc = excluded.doc
+    last_seen = excluded.last_seen, doc = excluded.doc,
+    first_seen_ms = excluded.first_seen_ms, last_seen_ms = excluded.last_seen_ms
 """
 
 
@@ -58,7 +49,7 @@ class AlertStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._open()) as db:
             db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+            migrate(db)
 
     def _open(self) -> sqlite3.Connection:
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below).
@@ -98,6 +89,14 @@ class AlertStore:
             raise
         db.execute("COMMIT")
 
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit mode; shared by the SQLite repositories)."""
+        return self._db()
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on error)."""
+        return self._write()
+
     def upsert(self, alerts: Iterable[Alert]) -> int:
         """Fold each alert into its stored version (one transaction); return how many rows
         were written."""
@@ -128,7 +127,7 @@ class AlertStore:
         return int(self._db().execute("SELECT count(*) FROM alerts").fetchone()[0])
 
 
-def _row(alert: Alert) -> tuple[str | None, ...]:
+def _row(alert: Alert) -> tuple[str | int | None, ...]:
     return (
         alert.id,
         alert.detector,
@@ -139,4 +138,6 @@ def _row(alert: Alert) -> tuple[str | None, ...]:
         alert.first_seen.isoformat(),
         alert.last_seen.isoformat(),
         encode_alert(alert).decode(),
+        epoch_ms(alert.first_seen),
+        epoch_ms(alert.last_seen),
     )

@@ -1,5 +1,6 @@
 """API keys: created with a role (and a tenant for tenant viewers), shown once, stored hashed,
-revocable. SQLite is the embedded store; the repository interface of the store issue wraps it.
+revocable. `KeyStore` is the SQLite key repository (`fenghuo.store.base.KeyRepository`); the
+Elasticsearch backend shares `mint_key`, `parse_token` and `secret_matches`.
 
 A key reads `fhk_<id>_<secret>`: the id finds the row, the secret is compared in constant time
 against its SHA-256. The secret is 256 bits of randomness, so a fast hash is enough (no password
@@ -63,6 +64,38 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def mint_key(role: Role, tenant_id: str | None = None, name: str = "") -> tuple[ApiKey, str, str]:
+    """A new key, its token (shown once) and the token secret's SHA-256 (what a backend stores).
+    Shared by every backend of the key repository."""
+    if role is Role.TENANT_VIEWER and not tenant_id:
+        msg = "a tenant_viewer key needs a tenant"
+        raise ApiKeyError(msg)
+    key_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    key = ApiKey(
+        id=key_id,
+        name=name or f"{role.value}-{key_id[:6]}",
+        role=role,
+        tenant_id=tenant_id,
+        created_at=dt.datetime.now(dt.UTC),
+    )
+    return key, f"{_PREFIX}_{key_id}_{secret}", _hash(secret)
+
+
+def parse_token(token: str) -> tuple[str, str] | None:
+    """(key id, secret) of a well-formed token, else None."""
+    prefix, _, rest = token.partition("_")
+    key_id, _, secret = rest.partition("_")
+    if prefix != _PREFIX or not key_id or not secret:
+        return None
+    return key_id, secret
+
+
+def secret_matches(secret: str, stored_sha256: str) -> bool:
+    """Constant-time comparison of a token's secret with the stored hash."""
+    return hmac.compare_digest(stored_sha256, _hash(secret))
+
+
 def _row_to_key(row: sqlite3.Row) -> ApiKey:
     revoked = row["revoked_at"]
     return ApiKey(
@@ -98,18 +131,7 @@ class KeyStore:
         self, role: Role, tenant_id: str | None = None, name: str = ""
     ) -> tuple[ApiKey, str]:
         """A new key and its token; the token is returned once and never stored."""
-        if role is Role.TENANT_VIEWER and not tenant_id:
-            msg = "a tenant_viewer key needs a tenant"
-            raise ApiKeyError(msg)
-        key_id = secrets.token_hex(8)
-        secret = secrets.token_urlsafe(32)
-        key = ApiKey(
-            id=key_id,
-            name=name or f"{role.value}-{key_id[:6]}",
-            role=role,
-            tenant_id=tenant_id,
-            created_at=dt.datetime.now(dt.UTC),
-        )
+        key, token, secret_sha256 = mint_key(role, tenant_id, name)
         with self._connect() as db:
             db.execute(
                 "INSERT INTO api_keys (id, name, role, tenant_id, secret_sha256, created_at)"
@@ -119,23 +141,23 @@ class KeyStore:
                     key.name,
                     role.value,
                     tenant_id,
-                    _hash(secret),
+                    secret_sha256,
                     key.created_at.isoformat(),
                 ),
             )
-        return key, f"{_PREFIX}_{key_id}_{secret}"
+        return key, token
 
     def verify(self, token: str) -> ApiKey | None:
         """The live key a token belongs to, or None (unknown, malformed, wrong secret, revoked)."""
-        prefix, _, rest = token.partition("_")
-        key_id, _, secret = rest.partition("_")
-        if prefix != _PREFIX or not key_id or not secret:
+        parsed = parse_token(token)
+        if parsed is None:
             return None
+        key_id, secret = parsed
         with self._connect() as db:
             row = db.execute("SELECT * FROM api_keys WHERE id = ?", (key_id,)).fetchone()
         if row is None or row["revoked_at"] is not None:
             return None
-        if not hmac.compare_digest(row["secret_sha256"], _hash(secret)):
+        if not secret_matches(secret, row["secret_sha256"]):
             return None
         return _row_to_key(row)
 

@@ -1,0 +1,188 @@
+"""SQLite schema migrations: ordered SQL scripts, applied once each, recorded in `schema_version`.
+
+Every opener of the database (the stream job's sink, the API, the CLI) calls `migrate`; it takes
+the write lock (BEGIN IMMEDIATE) before reading the version, so concurrent openers apply each
+script exactly once. Script 1 adopts databases created before migrations existed (the alert
+store's and the key store's original tables, created only if missing). Never edit a released
+script: append a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+_V1_BASE = """
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY,
+    detector TEXT NOT NULL,
+    tenant_id TEXT,
+    actor_tenant_id TEXT,
+    host_id TEXT,
+    severity TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_tenant ON alerts (tenant_id, first_seen);
+CREATE INDEX IF NOT EXISTS alerts_first_seen ON alerts (first_seen);
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    tenant_id TEXT,
+    secret_sha256 TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+"""
+
+# The backfill computes epoch milliseconds from the RFC 3339 text columns (existing rows only;
+# new rows get them from Python).
+_V2_REPOSITORY = """
+ALTER TABLE alerts ADD COLUMN first_seen_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN last_seen_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE alerts SET
+    first_seen_ms = CAST(ROUND((julianday(first_seen) - 2440587.5) * 86400000) AS INTEGER),
+    last_seen_ms = CAST(ROUND((julianday(last_seen) - 2440587.5) * 86400000) AS INTEGER);
+DROP INDEX IF EXISTS alerts_tenant;
+DROP INDEX IF EXISTS alerts_first_seen;
+CREATE INDEX alerts_order ON alerts (first_seen_ms DESC, id);
+CREATE INDEX alerts_tenant ON alerts (tenant_id, first_seen_ms DESC, id);
+CREATE INDEX alerts_actor ON alerts (actor_tenant_id, first_seen_ms DESC, id);
+CREATE INDEX alerts_detector ON alerts (detector, first_seen_ms DESC);
+CREATE INDEX alerts_host ON alerts (host_id, first_seen_ms DESC);
+CREATE INDEX alerts_severity ON alerts (severity, first_seen_ms DESC);
+
+CREATE VIRTUAL TABLE alerts_fts USING fts5 (title, summary);
+INSERT INTO alerts_fts (rowid, title, summary)
+    SELECT rowid, json_extract(doc, '$.title'), json_extract(doc, '$.summary') FROM alerts;
+CREATE TRIGGER alerts_fts_insert AFTER INSERT ON alerts BEGIN
+    INSERT INTO alerts_fts (rowid, title, summary)
+    VALUES (new.rowid, json_extract(new.doc, '$.title'), json_extract(new.doc, '$.summary'));
+END;
+CREATE TRIGGER alerts_fts_update AFTER UPDATE OF doc ON alerts BEGIN
+    DELETE FROM alerts_fts WHERE rowid = old.rowid;
+    INSERT INTO alerts_fts (rowid, title, summary)
+    VALUES (new.rowid, json_extract(new.doc, '$.title'), json_extract(new.doc, '$.summary'));
+END;
+CREATE TRIGGER alerts_fts_delete AFTER DELETE ON alerts BEGIN
+    DELETE FROM alerts_fts WHERE rowid = old.rowid;
+END;
+
+CREATE TABLE incidents (
+    id TEXT PRIMARY KEY,
+    severity TEXT NOT NULL,
+    first_seen_ms INTEGER NOT NULL,
+    last_seen_ms INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX incidents_order ON incidents (first_seen_ms DESC, id);
+-- One row per tenant an incident is visible to (affected or actor), for scoped queries.
+CREATE TABLE incident_tenants (
+    tenant_id TEXT NOT NULL,
+    incident_id TEXT NOT NULL REFERENCES incidents (id),
+    PRIMARY KEY (tenant_id, incident_id)
+) WITHOUT ROWID;
+CREATE TABLE incident_hosts (
+    host_id TEXT NOT NULL,
+    incident_id TEXT NOT NULL,
+    PRIMARY KEY (host_id, incident_id)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE incidents_fts USING fts5 (title, summary);
+CREATE TRIGGER incidents_fts_insert AFTER INSERT ON incidents BEGIN
+    INSERT INTO incidents_fts (rowid, title, summary)
+    VALUES (new.rowid, json_extract(new.doc, '$.title'), json_extract(new.doc, '$.summary'));
+END;
+CREATE TRIGGER incidents_fts_update AFTER UPDATE OF doc ON incidents BEGIN
+    DELETE FROM incidents_fts WHERE rowid = old.rowid;
+    INSERT INTO incidents_fts (rowid, title, summary)
+    VALUES (new.rowid, json_extract(new.doc, '$.title'), json_extract(new.doc, '$.summary'));
+END;
+
+-- The action log (append-only) and the state derived from it, per target.
+CREATE TABLE actions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    target_kind TEXT NOT NULL,
+    target_id TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX actions_target ON actions (target_kind, target_id, seq);
+CREATE TRIGGER actions_no_update BEFORE UPDATE ON actions BEGIN
+    SELECT RAISE(ABORT, 'the action log is append-only');
+END;
+CREATE TRIGGER actions_no_delete BEFORE DELETE ON actions BEGIN
+    SELECT RAISE(ABORT, 'the action log is append-only');
+END;
+CREATE TABLE analyst_state (
+    target_kind TEXT NOT NULL,
+    target_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    assignee TEXT,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (target_kind, target_id)
+) WITHOUT ROWID;
+CREATE INDEX analyst_state_status ON analyst_state (target_kind, status);
+
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    at_ms INTEGER NOT NULL,
+    tenant_id TEXT,
+    doc TEXT NOT NULL
+);
+CREATE INDEX audit_tenant ON audit (tenant_id, seq);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN
+    SELECT RAISE(ABORT, 'the audit trail is append-only');
+END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN
+    SELECT RAISE(ABORT, 'the audit trail is append-only');
+END;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1_BASE, _V2_REPOSITORY)
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Bring the schema to the latest version; return it. `db` must be in autocommit mode
+    (isolation_level=None); the whole upgrade is one transaction."""
+    db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    (current,) = db.execute("SELECT count(*) FROM schema_version").fetchone()
+    if current and _version(db) >= len(MIGRATIONS):
+        return len(MIGRATIONS)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = _version(db)
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in _statements(script):
+                db.execute(statement)
+            db.execute("DELETE FROM schema_version")
+            db.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return len(MIGRATIONS)
+
+
+def _version(db: sqlite3.Connection) -> int:
+    row = db.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script into statements (executescript would commit our transaction); a trigger's
+    body keeps its inner semicolons."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements

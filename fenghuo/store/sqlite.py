@@ -1,0 +1,490 @@
+"""The SQLite backend of the store (embedded default): one WAL database file, schema from
+`fenghuo.store.migrations`, tenant scope and every filter inside the SQL, full text through FTS5.
+
+Connections are per thread (see `AlertStore`); writes run in BEGIN IMMEDIATE transactions, so
+the read-merge-write of an upsert and the append-then-derive of an action are atomic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from fenghuo.model.alert import Alert, decode_alert
+from fenghuo.model.incident import Incident, decode_incident, encode_incident
+from fenghuo.store.alerts import AlertStore
+from fenghuo.store.base import (
+    AlertQuery,
+    AlertStats,
+    AlertView,
+    AnalystAction,
+    AnalystState,
+    AuditEntry,
+    IncidentQuery,
+    IncidentView,
+    NotFoundError,
+    Page,
+    Scope,
+    StoreError,
+    TargetKind,
+    apply_action,
+    decode_cursor,
+    encode_cursor,
+    epoch_ms,
+    newer_incident,
+)
+from fenghuo.store.keys import KeyStore
+
+_ENC = msgspec.json.Encoder()
+_STATE = msgspec.json.Decoder(AnalystState)
+_ACTION = msgspec.json.Decoder(AnalystAction)
+_AUDIT = msgspec.json.Decoder(AuditEntry)
+MAX_LIMIT = 1000
+
+
+def fts_query(text: str) -> str | None:
+    """A user's words as an FTS5 query: every word must occur (quoted, so no operator syntax
+    reaches FTS5). None when there are no words."""
+    words = re.findall(r"\w+", text)
+    return " ".join(f'"{w}"' for w in words) if words else None
+
+
+class _Where:
+    """WHERE clauses and their parameters, built together: clauses are constant SQL written
+    here, every value is a bound parameter (which is why the f-string queries are safe)."""
+
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, clause: str, *params: Any) -> None:
+        self.clauses.append(clause)
+        self.params.extend(params)
+
+    def add_in(self, column: str, values: Iterable[str]) -> None:
+        items = sorted(values)
+        if items:
+            self.add(f"{column} IN ({', '.join('?' * len(items))})", *items)
+
+    def sql(self) -> str:
+        return " AND ".join(self.clauses) if self.clauses else "1"
+
+
+def _alert_where(scope: Scope, query: AlertQuery) -> _Where:
+    where = _Where()
+    for tenant in (scope.tenant, query.tenant):
+        if tenant is not None:
+            where.add("(a.tenant_id = ? OR a.actor_tenant_id = ?)", tenant, tenant)
+    where.add_in("a.severity", (s.value for s in query.severities))
+    where.add_in("a.detector", query.detectors)
+    where.add_in("COALESCE(s.status, 'new')", (s.value for s in query.statuses))
+    if query.host_id is not None:
+        where.add("a.host_id = ?", query.host_id)
+    if query.since is not None:
+        where.add("a.last_seen_ms >= ?", epoch_ms(query.since))
+    if query.until is not None:
+        where.add("a.first_seen_ms < ?", epoch_ms(query.until))
+    if query.text is not None:
+        match = fts_query(query.text)
+        if match is not None:
+            where.add("a.rowid IN (SELECT rowid FROM alerts_fts WHERE alerts_fts MATCH ?)", match)
+    return where
+
+
+def _incident_where(scope: Scope, query: IncidentQuery) -> _Where:
+    where = _Where()
+    for tenant in (scope.tenant, query.tenant):
+        if tenant is not None:
+            where.add(
+                "EXISTS (SELECT 1 FROM incident_tenants t"
+                " WHERE t.tenant_id = ? AND t.incident_id = i.id)",
+                tenant,
+            )
+    where.add_in("i.severity", (s.value for s in query.severities))
+    where.add_in("COALESCE(s.status, 'new')", (s.value for s in query.statuses))
+    if query.host_id is not None:
+        where.add(
+            "EXISTS (SELECT 1 FROM incident_hosts h WHERE h.host_id = ? AND h.incident_id = i.id)",
+            query.host_id,
+        )
+    if query.since is not None:
+        where.add("i.last_seen_ms >= ?", epoch_ms(query.since))
+    if query.until is not None:
+        where.add("i.first_seen_ms < ?", epoch_ms(query.until))
+    if query.text is not None:
+        match = fts_query(query.text)
+        if match is not None:
+            where.add(
+                "i.rowid IN (SELECT rowid FROM incidents_fts WHERE incidents_fts MATCH ?)", match
+            )
+    return where
+
+
+def _page_after(where: _Where, alias: str, cursor: str | None) -> None:
+    if cursor is not None:
+        first_seen_ms, doc_id = decode_cursor(cursor)
+        where.add(
+            f"({alias}.first_seen_ms < ? OR ({alias}.first_seen_ms = ? AND {alias}.id > ?))",
+            first_seen_ms,
+            first_seen_ms,
+            doc_id,
+        )
+
+
+def _check_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        msg = f"limit must be between 1 and {MAX_LIMIT}, not {limit}"
+        raise StoreError(msg)
+    return limit
+
+
+def _state(doc: str | None) -> AnalystState:
+    return _STATE.decode(doc) if doc is not None else AnalystState()
+
+
+_ALERTS_FROM = (
+    "FROM alerts a LEFT JOIN analyst_state s ON s.target_kind = 'alert' AND s.target_id = a.id"
+)
+_INCIDENTS_FROM = (
+    "FROM incidents i LEFT JOIN analyst_state s"
+    " ON s.target_kind = 'incident' AND s.target_id = i.id"
+)
+
+
+class SqliteAlerts:
+    def __init__(self, writer: AlertStore) -> None:
+        self._writer = writer
+
+    def upsert(self, alerts: Iterable[Alert]) -> int:
+        return self._writer.upsert(alerts)
+
+    def get(self, scope: Scope, alert_id: str) -> AlertView | None:
+        where = _alert_where(scope, AlertQuery())
+        where.add("a.id = ?", alert_id)
+        row = (
+            self._writer.connection()
+            .execute(f"SELECT a.doc, s.doc {_ALERTS_FROM} WHERE {where.sql()}", where.params)
+            .fetchone()
+        )
+        return AlertView(alert=decode_alert(row[0]), state=_state(row[1])) if row else None
+
+    def list(
+        self,
+        scope: Scope,
+        query: AlertQuery = AlertQuery(),  # noqa: B008 - frozen, shared safely
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[AlertView]:
+        where = _alert_where(scope, query)
+        _page_after(where, "a", cursor)
+        rows = (
+            self._writer.connection()
+            .execute(
+                f"SELECT a.doc, s.doc, a.first_seen_ms, a.id {_ALERTS_FROM} WHERE {where.sql()}"
+                " ORDER BY a.first_seen_ms DESC, a.id LIMIT ?",
+                [*where.params, _check_limit(limit) + 1],
+            )
+            .fetchall()
+        )
+        items = [AlertView(alert=decode_alert(r[0]), state=_state(r[1])) for r in rows[:limit]]
+        more = len(rows) > limit
+        return Page(items, encode_cursor(rows[limit - 1][2], rows[limit - 1][3]) if more else None)
+
+    def count(self, scope: Scope, query: AlertQuery = AlertQuery()) -> int:  # noqa: B008
+        where = _alert_where(scope, query)
+        sql = f"SELECT count(*) {_ALERTS_FROM} WHERE {where.sql()}"
+        return int(self._writer.connection().execute(sql, where.params).fetchone()[0])
+
+    def stats(
+        self,
+        scope: Scope,
+        query: AlertQuery = AlertQuery(),  # noqa: B008
+        *,
+        bucket: dt.timedelta = dt.timedelta(hours=1),
+        top: int = 10,
+    ) -> AlertStats:
+        where = _alert_where(scope, query)
+        db = self._writer.connection()
+        base = f"{_ALERTS_FROM} WHERE {where.sql()}"
+        width = int(bucket.total_seconds() * 1000)
+        if width <= 0:
+            msg = "the bucket width must be positive"
+            raise StoreError(msg)
+
+        def grouped(column: str) -> dict[str, int]:
+            sql = f"SELECT {column}, count(*) {base} GROUP BY 1"
+            return {str(k): int(n) for k, n in db.execute(sql, where.params)}
+
+        buckets = db.execute(
+            f"SELECT (a.first_seen_ms / ?) * ?, count(*) {base} GROUP BY 1 ORDER BY 1",
+            [width, width, *where.params],
+        ).fetchall()
+        hosts = db.execute(
+            f"SELECT a.host_id, count(*) {base} AND a.host_id IS NOT NULL"
+            " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?",
+            [*where.params, top],
+        ).fetchall()
+        return AlertStats(
+            total=int(db.execute(f"SELECT count(*) {base}", where.params).fetchone()[0]),
+            buckets=[(_from_ms(start), int(n)) for start, n in buckets],
+            by_severity=grouped("a.severity"),
+            by_tenant=grouped("COALESCE(a.tenant_id, '')"),
+            by_detector=grouped("a.detector"),
+            top_hosts=[(str(h), int(n)) for h, n in hosts],
+        )
+
+
+def _from_ms(ms: int) -> dt.datetime:
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=ms)
+
+
+_INCIDENT_UPSERT = """
+INSERT INTO incidents (id, severity, first_seen_ms, last_seen_ms, updated_at, doc)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+    severity = excluded.severity, first_seen_ms = excluded.first_seen_ms,
+    last_seen_ms = excluded.last_seen_ms, updated_at = excluded.updated_at, doc = excluded.doc
+"""
+
+
+class SqliteIncidents:
+    def __init__(self, writer: AlertStore) -> None:
+        self._writer = writer
+
+    def upsert(self, incidents: Iterable[Incident]) -> int:
+        batch = list(incidents)
+        if not batch:
+            return 0
+        written = 0
+        with self._writer.transaction() as db:
+            chosen: dict[str, Incident] = {}
+            stored: dict[str, Incident | None] = {}
+            for incident in batch:
+                if incident.id not in stored:
+                    row = db.execute(
+                        "SELECT doc FROM incidents WHERE id = ?", (incident.id,)
+                    ).fetchone()
+                    stored[incident.id] = decode_incident(row[0]) if row else None
+                    if stored[incident.id] is not None:
+                        chosen[incident.id] = stored[incident.id]  # type: ignore[assignment]
+                current = chosen.get(incident.id)
+                chosen[incident.id] = (
+                    incident if current is None else newer_incident(current, incident)
+                )
+            for incident_id, incident in chosen.items():
+                if incident == stored[incident_id]:
+                    continue
+                written += 1
+                db.execute(
+                    _INCIDENT_UPSERT,
+                    (
+                        incident.id,
+                        incident.severity.value,
+                        epoch_ms(incident.first_seen),
+                        epoch_ms(incident.last_seen),
+                        incident.updated_at.isoformat(),
+                        encode_incident(incident).decode(),
+                    ),
+                )
+                db.execute("DELETE FROM incident_tenants WHERE incident_id = ?", (incident.id,))
+                db.executemany(
+                    "INSERT OR IGNORE INTO incident_tenants (tenant_id, incident_id) VALUES (?, ?)",
+                    [(t, incident.id) for t in {*incident.tenants, *incident.actor_tenants}],
+                )
+                db.execute("DELETE FROM incident_hosts WHERE incident_id = ?", (incident.id,))
+                db.executemany(
+                    "INSERT OR IGNORE INTO incident_hosts (host_id, incident_id) VALUES (?, ?)",
+                    [(h, incident.id) for h in set(incident.hosts)],
+                )
+        return written
+
+    def get(self, scope: Scope, incident_id: str) -> IncidentView | None:
+        where = _incident_where(scope, IncidentQuery())
+        where.add("i.id = ?", incident_id)
+        row = (
+            self._writer.connection()
+            .execute(f"SELECT i.doc, s.doc {_INCIDENTS_FROM} WHERE {where.sql()}", where.params)
+            .fetchone()
+        )
+        return _incident_view(row[0], row[1]) if row else None
+
+    def list(
+        self,
+        scope: Scope,
+        query: IncidentQuery = IncidentQuery(),  # noqa: B008
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[IncidentView]:
+        where = _incident_where(scope, query)
+        _page_after(where, "i", cursor)
+        rows = (
+            self._writer.connection()
+            .execute(
+                f"SELECT i.doc, s.doc, i.first_seen_ms, i.id {_INCIDENTS_FROM}"
+                f" WHERE {where.sql()} ORDER BY i.first_seen_ms DESC, i.id LIMIT ?",
+                [*where.params, _check_limit(limit) + 1],
+            )
+            .fetchall()
+        )
+        items = [_incident_view(r[0], r[1]) for r in rows[:limit]]
+        more = len(rows) > limit
+        return Page(items, encode_cursor(rows[limit - 1][2], rows[limit - 1][3]) if more else None)
+
+    def count(self, scope: Scope, query: IncidentQuery = IncidentQuery()) -> int:  # noqa: B008
+        where = _incident_where(scope, query)
+        sql = f"SELECT count(*) {_INCIDENTS_FROM} WHERE {where.sql()}"
+        return int(self._writer.connection().execute(sql, where.params).fetchone()[0])
+
+
+def _incident_view(doc: str, state_doc: str | None) -> IncidentView:
+    state = _state(state_doc)
+    incident = msgspec.structs.replace(decode_incident(doc), status=state.status)
+    return IncidentView(incident=incident, state=state)
+
+
+def _visible(db: sqlite3.Connection, scope: Scope, kind: TargetKind, target_id: str) -> bool:
+    if kind == "alert":
+        where = _alert_where(scope, AlertQuery())
+        where.add("a.id = ?", target_id)
+        sql = f"SELECT 1 FROM alerts a WHERE {where.sql()}"  # noqa: S608 - bound values
+    else:
+        where = _incident_where(scope, IncidentQuery())
+        where.add("i.id = ?", target_id)
+        sql = f"SELECT 1 FROM incidents i WHERE {where.sql()}"  # noqa: S608 - bound values
+    return db.execute(sql, where.params).fetchone() is not None
+
+
+class SqliteActions:
+    def __init__(self, writer: AlertStore) -> None:
+        self._writer = writer
+
+    def record(self, scope: Scope, action: AnalystAction) -> AnalystState:
+        with self._writer.transaction() as db:
+            if not _visible(db, scope, action.target_kind, action.target_id):
+                msg = f"no {action.target_kind} {action.target_id} in scope"
+                raise NotFoundError(msg)
+            row = db.execute(
+                "SELECT doc FROM analyst_state WHERE target_kind = ? AND target_id = ?",
+                (action.target_kind, action.target_id),
+            ).fetchone()
+            state = _state(row[0] if row else None)
+            inserted = db.execute(
+                "INSERT OR IGNORE INTO actions (id, target_kind, target_id, doc)"
+                " VALUES (?, ?, ?, ?)",
+                (action.id, action.target_kind, action.target_id, _ENC.encode(action).decode()),
+            ).rowcount
+            if inserted:
+                state = apply_action(state, action)
+                db.execute(
+                    "INSERT INTO analyst_state (target_kind, target_id, status, assignee, doc)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (target_kind, target_id) DO UPDATE SET"
+                    " status = excluded.status, assignee = excluded.assignee, doc = excluded.doc",
+                    (
+                        action.target_kind,
+                        action.target_id,
+                        state.status.value,
+                        state.assignee,
+                        _ENC.encode(state).decode(),
+                    ),
+                )
+        return state
+
+    def history(self, scope: Scope, kind: TargetKind, target_id: str) -> list[AnalystAction]:
+        db = self._writer.connection()
+        if not _visible(db, scope, kind, target_id):
+            return []
+        rows = db.execute(
+            "SELECT doc FROM actions WHERE target_kind = ? AND target_id = ? ORDER BY seq",
+            (kind, target_id),
+        ).fetchall()
+        return [_ACTION.decode(r[0]) for r in rows]
+
+    def state(self, scope: Scope, kind: TargetKind, target_id: str) -> AnalystState | None:
+        db = self._writer.connection()
+        if not _visible(db, scope, kind, target_id):
+            return None
+        row = db.execute(
+            "SELECT doc FROM analyst_state WHERE target_kind = ? AND target_id = ?",
+            (kind, target_id),
+        ).fetchone()
+        return _state(row[0] if row else None)
+
+
+class SqliteAudit:
+    """Append-only: triggers refuse UPDATE and DELETE on the table itself."""
+
+    def __init__(self, writer: AlertStore) -> None:
+        self._writer = writer
+
+    def append(self, entry: AuditEntry) -> None:
+        with self._writer.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO audit (id, at_ms, tenant_id, doc) VALUES (?, ?, ?, ?)",
+                (entry.id, epoch_ms(entry.at), entry.tenant_id, _ENC.encode(entry).decode()),
+            )
+
+    def list(
+        self, scope: Scope, *, limit: int = 100, cursor: str | None = None
+    ) -> Page[AuditEntry]:
+        where = _Where()
+        if scope.tenant is not None:
+            where.add("tenant_id = ?", scope.tenant)
+        if cursor is not None:
+            seq, _id = decode_cursor(cursor)
+            where.add("seq < ?", seq)
+        rows = (
+            self._writer.connection()
+            .execute(
+                f"SELECT doc, seq, id FROM audit WHERE {where.sql()}"  # noqa: S608 - bound values
+                " ORDER BY seq DESC LIMIT ?",
+                [*where.params, _check_limit(limit) + 1],
+            )
+            .fetchall()
+        )
+        items = [_AUDIT.decode(r[0]) for r in rows[:limit]]
+        more = len(rows) > limit
+        return Page(items, encode_cursor(rows[limit - 1][1], rows[limit - 1][2]) if more else None)
+
+
+class SqliteStore:
+    """The embedded store: every repository on one SQLite file (the platform's fenghuo.db)."""
+
+    def __init__(self, path: Path, *, busy_timeout: float = 30.0) -> None:
+        self.path = path
+        self._writer = AlertStore(path, busy_timeout=busy_timeout)
+        self._alerts = SqliteAlerts(self._writer)
+        self._incidents = SqliteIncidents(self._writer)
+        self._actions = SqliteActions(self._writer)
+        self._audit = SqliteAudit(self._writer)
+        self._keys = KeyStore(path)
+
+    @property
+    def alerts(self) -> SqliteAlerts:
+        return self._alerts
+
+    @property
+    def incidents(self) -> SqliteIncidents:
+        return self._incidents
+
+    @property
+    def actions(self) -> SqliteActions:
+        return self._actions
+
+    @property
+    def audit(self) -> SqliteAudit:
+        return self._audit
+
+    @property
+    def keys(self) -> KeyStore:
+        return self._keys
+
+    def close(self) -> None:
+        self._writer.close()
