@@ -1,0 +1,509 @@
+"""Elasticsearch documents, index templates and queries for the store: pure functions, no
+client, so they are unit-tested without a server (`tests/store/test_es_docs.py`).
+
+Field names follow ECS where a field exists (`@timestamp`, `event.*`, `message`, `rule.*`,
+`threat.*`, `host.*`, `cloud.account.id`, `related.*`); our own fields live under `fenghuo.*`.
+Alerts carry no traffic direction, so IP entities go to `related.ip` rather than `source.ip`.
+The exact model document is kept in `fenghuo.doc` (stored, not indexed) and decoded on read, so a
+round trip through Elasticsearch gives back the same `Alert`/`Incident`.
+
+Tenant scope: every document has `fenghuo.scope_tenants` (alert: tenant_id and actor_tenant_id;
+incident: tenants and actor_tenants); a tenant-scoped query is a `term` filter on it inside the
+bool query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from fenghuo.model.alert import Alert
+from fenghuo.model.incident import Incident
+from fenghuo.store.base import (
+    AlertQuery,
+    AlertStats,
+    AnalystState,
+    AuditEntry,
+    IncidentQuery,
+    Scope,
+    StoreError,
+    decode_cursor,
+    epoch_ms,
+)
+
+TEMPLATE_PRIORITY = 200
+# Rollover conditions of the hot phase (ILM); the first condition met rolls the write index.
+ROLLOVER = {"max_primary_shard_size": "50gb", "max_age": "30d"}
+
+
+@dataclass(frozen=True, slots=True)
+class IndexNames:
+    """Every index and alias of one deployment, from its prefix (FENGHUO_ES_INDEX_PREFIX).
+
+    Alerts, incidents, actions and audit are rolled-over index series `<alias>-000001`, ...
+    with `<alias>` as the write alias (ILM moves it); keys are one small plain index."""
+
+    prefix: str
+
+    def alias(self, kind: str) -> str:
+        return f"{self.prefix}{kind}"
+
+    def pattern(self, kind: str) -> str:
+        return f"{self.prefix}{kind}-*"
+
+    def first_index(self, kind: str) -> str:
+        return f"{self.prefix}{kind}-000001"
+
+    @property
+    def keys(self) -> str:
+        return f"{self.prefix}keys"
+
+    @property
+    def policy(self) -> str:
+        return f"{self.prefix}rollover"
+
+
+ROLLED = ("alerts", "incidents", "actions", "audit")
+
+_KEYWORD = {"type": "keyword"}
+_DATE = {"type": "date"}
+_LONG = {"type": "long"}
+# Words split on non-word characters, lowercased, Unicode-aware: the same tokens as SQLite's
+# FTS5 unicode61 tokenizer, so full-text search answers alike on both backends.
+_TEXT = {"type": "text", "analyzer": "fenghuo_words"}
+_ANALYSIS = {
+    "analyzer": {
+        "fenghuo_words": {
+            "type": "pattern",
+            "pattern": "\\W+",
+            "flags": "UNICODE_CHARACTER_CLASS",
+            "lowercase": True,
+        }
+    }
+}
+_ANALYST = {
+    "properties": {
+        "status": _KEYWORD,
+        "assignee": _KEYWORD,
+        "suppressed": {"type": "boolean"},
+        "comments": {"type": "integer"},
+        "updated_at": _DATE,
+        "applied": {"type": "keyword", "index": False},
+    }
+}
+_STORED_ONLY = {"type": "object", "enabled": False}
+
+
+def _mappings(kind: str) -> dict[str, Any]:
+    common: dict[str, Any] = {
+        "@timestamp": _DATE,
+        "event": {
+            "properties": {
+                "kind": _KEYWORD,
+                "id": _KEYWORD,
+                "dataset": _KEYWORD,
+                "severity": _LONG,
+                "start": _DATE,
+                "end": _DATE,
+                "created": _DATE,
+            }
+        },
+        "message": _TEXT,
+    }
+    if kind == "alerts":
+        return {
+            "dynamic": False,
+            "properties": {
+                **common,
+                "rule": {"properties": {"id": _KEYWORD, "name": _KEYWORD, "category": _KEYWORD}},
+                "threat": {
+                    "properties": {
+                        "framework": _KEYWORD,
+                        "technique": {"properties": {"id": _KEYWORD}},
+                    }
+                },
+                "host": {"properties": {"id": _KEYWORD}},
+                "cloud": {"properties": {"account": {"properties": {"id": _KEYWORD}}}},
+                "related": {"properties": {"ip": {"type": "ip"}, "hosts": _KEYWORD}},
+                "fenghuo": {
+                    "properties": {
+                        "id": _KEYWORD,
+                        "title": _TEXT,
+                        "severity": _KEYWORD,
+                        "confidence": {"type": "float"},
+                        "tenant_id": _KEYWORD,
+                        "actor_tenant_id": _KEYWORD,
+                        "scope_tenants": _KEYWORD,
+                        "vm_id": _KEYWORD,
+                        "first_seen_ms": _LONG,
+                        "last_seen_ms": _LONG,
+                        "analyst": _ANALYST,
+                        "doc": _STORED_ONLY,
+                    }
+                },
+            },
+        }
+    if kind == "incidents":
+        return {
+            "dynamic": False,
+            "properties": {
+                **common,
+                "host": {"properties": {"id": _KEYWORD}},
+                "fenghuo": {
+                    "properties": {
+                        "id": _KEYWORD,
+                        "title": _TEXT,
+                        "severity": _KEYWORD,
+                        "grade": _KEYWORD,
+                        "category": _KEYWORD,
+                        "risk_score": {"type": "float"},
+                        "tenants": _KEYWORD,
+                        "actor_tenants": _KEYWORD,
+                        "scope_tenants": _KEYWORD,
+                        "first_seen_ms": _LONG,
+                        "last_seen_ms": _LONG,
+                        "updated_at": _DATE,
+                        "analyst": _ANALYST,
+                        "doc": _STORED_ONLY,
+                    }
+                },
+            },
+        }
+    if kind == "actions":
+        return {
+            "dynamic": False,
+            "properties": {
+                "@timestamp": _DATE,
+                "fenghuo": {
+                    "properties": {
+                        "id": _KEYWORD,
+                        "target_kind": _KEYWORD,
+                        "target_id": _KEYWORD,
+                        "at_ms": _LONG,
+                        "doc": _STORED_ONLY,
+                    }
+                },
+            },
+        }
+    # audit
+    return {
+        "dynamic": False,
+        "properties": {
+            "@timestamp": _DATE,
+            "event": {"properties": {"action": _KEYWORD, "id": _KEYWORD}},
+            "user": {"properties": {"id": _KEYWORD, "roles": _KEYWORD}},
+            "fenghuo": {
+                "properties": {
+                    "id": _KEYWORD,
+                    "target": _KEYWORD,
+                    "tenant_id": _KEYWORD,
+                    "request_id": _KEYWORD,
+                    "at_ms": _LONG,
+                    "doc": _STORED_ONLY,
+                }
+            },
+        },
+    }
+
+
+def ilm_policy() -> dict[str, Any]:
+    """The lifecycle policy of every rolled series: roll over in the hot phase; retention
+    (a delete phase) is an operator's decision, left out on purpose."""
+    return {"phases": {"hot": {"actions": {"rollover": dict(ROLLOVER)}}}}
+
+
+def index_template(names: IndexNames, kind: str) -> dict[str, Any]:
+    """Keyword arguments for `indices.put_index_template` of one series."""
+    settings: dict[str, Any] = {"analysis": _ANALYSIS}
+    if kind in ROLLED:
+        settings["index.lifecycle.name"] = names.policy
+        settings["index.lifecycle.rollover_alias"] = names.alias(kind)
+    return {
+        "name": f"{names.prefix}{kind}",
+        "index_patterns": [names.pattern(kind)] if kind in ROLLED else [names.keys],
+        "priority": TEMPLATE_PRIORITY,
+        "template": {"settings": settings, "mappings": _mappings(kind) if kind != "keys" else KEYS},
+        "meta": {"managed_by": "fenghuo"},
+    }
+
+
+KEYS: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {
+        "name": _KEYWORD,
+        "role": _KEYWORD,
+        "tenant_id": _KEYWORD,
+        "secret_sha256": {"type": "keyword", "index": False},
+        "created_at": _DATE,
+        "revoked_at": _DATE,
+    },
+}
+
+
+def _iso(time: dt.datetime | None) -> str | None:
+    return time.isoformat() if time is not None else None
+
+
+def _doc(value: msgspec.Struct) -> Any:
+    return msgspec.to_builtins(value)
+
+
+def analyst_field(state: AnalystState, applied: list[str]) -> dict[str, Any]:
+    field: dict[str, Any] = _doc(state)
+    field["applied"] = applied
+    return field
+
+
+def alert_document(
+    alert: Alert, state: AnalystState | None = None, applied: list[str] | None = None
+) -> dict[str, Any]:
+    """The ECS-aligned document of an alert with its analyst state."""
+    by_type: dict[str, list[str]] = {}
+    for entity in alert.entities:
+        by_type.setdefault(entity.type, []).append(entity.id)
+    related: dict[str, Any] = {}
+    if by_type.get("ip"):
+        related["ip"] = by_type["ip"]
+    if by_type.get("host"):
+        related["hosts"] = by_type["host"]
+    document: dict[str, Any] = {
+        "@timestamp": alert.first_seen.isoformat(),
+        "event": {
+            "kind": "alert",
+            "id": alert.id,
+            "dataset": "fenghuo.alerts",
+            "severity": alert.severity.rank,
+            "start": alert.first_seen.isoformat(),
+            "end": alert.last_seen.isoformat(),
+            "created": alert.detected_at.isoformat(),
+        },
+        "message": alert.summary,
+        "rule": {"id": alert.detector, "name": alert.title, "category": alert.category},
+        "threat": {"framework": "MITRE ATT&CK", "technique": {"id": [alert.technique]}},
+        "related": related,
+        "fenghuo": {
+            "id": alert.id,
+            "title": alert.title,
+            "severity": alert.severity.value,
+            "confidence": alert.confidence,
+            "tenant_id": alert.tenant_id,
+            "actor_tenant_id": alert.actor_tenant_id,
+            "scope_tenants": _tenants(alert.tenant_id, alert.actor_tenant_id),
+            "vm_id": alert.vm_id,
+            "first_seen_ms": epoch_ms(alert.first_seen),
+            "last_seen_ms": epoch_ms(alert.last_seen),
+            "analyst": analyst_field(state or AnalystState(), applied or []),
+            "doc": _doc(alert),
+        },
+    }
+    if alert.host_id is not None:
+        document["host"] = {"id": alert.host_id}
+    if by_type.get("account"):
+        document["cloud"] = {"account": {"id": by_type["account"]}}
+    return document
+
+
+def incident_document(
+    incident: Incident, state: AnalystState | None = None, applied: list[str] | None = None
+) -> dict[str, Any]:
+    return {
+        "@timestamp": incident.first_seen.isoformat(),
+        "event": {
+            "kind": "alert",
+            "id": incident.id,
+            "dataset": "fenghuo.incidents",
+            "severity": incident.severity.rank,
+            "start": incident.first_seen.isoformat(),
+            "end": incident.last_seen.isoformat(),
+        },
+        "message": incident.summary,
+        "host": {"id": list(incident.hosts)},
+        "fenghuo": {
+            "id": incident.id,
+            "title": incident.title,
+            "severity": incident.severity.value,
+            "grade": incident.grade.value,
+            "category": incident.category,
+            "risk_score": incident.risk_score,
+            "tenants": list(incident.tenants),
+            "actor_tenants": list(incident.actor_tenants),
+            "scope_tenants": sorted({*incident.tenants, *incident.actor_tenants}),
+            "first_seen_ms": epoch_ms(incident.first_seen),
+            "last_seen_ms": epoch_ms(incident.last_seen),
+            "updated_at": incident.updated_at.isoformat(),
+            "analyst": analyst_field(state or AnalystState(), applied or []),
+            "doc": _doc(incident),
+        },
+    }
+
+
+def audit_document(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "@timestamp": entry.at.isoformat(),
+        "event": {"action": entry.action, "id": entry.id},
+        "user": {"id": entry.actor, "roles": [entry.role]},
+        "fenghuo": {
+            "id": entry.id,
+            "target": entry.target,
+            "tenant_id": entry.tenant_id,
+            "request_id": entry.request_id,
+            "at_ms": epoch_ms(entry.at),
+            "doc": _doc(entry),
+        },
+    }
+
+
+def _tenants(*tenants: str | None) -> list[str]:
+    return sorted({t for t in tenants if t})
+
+
+def decode_alert_doc(source: dict[str, Any]) -> tuple[Alert, AnalystState, list[str]]:
+    fenghuo = source["fenghuo"]
+    return (
+        msgspec.convert(fenghuo["doc"], Alert),
+        _analyst(fenghuo.get("analyst")),
+        list(fenghuo.get("analyst", {}).get("applied", [])),
+    )
+
+
+def decode_incident_doc(source: dict[str, Any]) -> tuple[Incident, AnalystState, list[str]]:
+    fenghuo = source["fenghuo"]
+    return (
+        msgspec.convert(fenghuo["doc"], Incident),
+        _analyst(fenghuo.get("analyst")),
+        list(fenghuo.get("analyst", {}).get("applied", [])),
+    )
+
+
+def _analyst(field: dict[str, Any] | None) -> AnalystState:
+    if not field:
+        return AnalystState()
+    return msgspec.convert({k: v for k, v in field.items() if k != "applied"}, AnalystState)
+
+
+# --- queries --------------------------------------------------------------------------------
+
+
+def scope_filters(scope: Scope, narrower: str | None = None) -> list[dict[str, Any]]:
+    """The tenant filters of a scope (and an optional narrower tenant), for a bool filter."""
+    return [
+        {"term": {"fenghuo.scope_tenants": tenant}}
+        for tenant in (scope.tenant, narrower)
+        if tenant is not None
+    ]
+
+
+def _text(text: str | None) -> list[dict[str, Any]]:
+    if text is None or not text.strip():
+        return []
+    return [
+        {
+            "multi_match": {
+                "query": text,
+                "fields": ["fenghuo.title", "message"],
+                "type": "cross_fields",
+                "operator": "and",
+            }
+        }
+    ]
+
+
+def _terms(field: str, values: frozenset[Any]) -> list[dict[str, Any]]:
+    return [{"terms": {field: sorted(str(v) for v in values)}}] if values else []
+
+
+def _time(since: dt.datetime | None, until: dt.datetime | None) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if since is not None:
+        out.append({"range": {"fenghuo.last_seen_ms": {"gte": epoch_ms(since)}}})
+    if until is not None:
+        out.append({"range": {"fenghuo.first_seen_ms": {"lt": epoch_ms(until)}}})
+    return out
+
+
+def alert_query(scope: Scope, query: AlertQuery, ids: list[str] | None = None) -> dict[str, Any]:
+    """The bool query selecting what `query` asks for inside `scope`."""
+    filters = [
+        *scope_filters(scope, query.tenant),
+        *_terms("fenghuo.severity", frozenset(s.value for s in query.severities)),
+        *_terms("rule.id", query.detectors),
+        *_terms("fenghuo.analyst.status", frozenset(s.value for s in query.statuses)),
+        *([{"term": {"host.id": query.host_id}}] if query.host_id is not None else []),
+        *_time(query.since, query.until),
+        *([{"ids": {"values": ids}}] if ids is not None else []),
+    ]
+    return {"bool": {"filter": filters, "must": _text(query.text)}}
+
+
+def incident_query(
+    scope: Scope, query: IncidentQuery, ids: list[str] | None = None
+) -> dict[str, Any]:
+    filters = [
+        *scope_filters(scope, query.tenant),
+        *_terms("fenghuo.severity", frozenset(s.value for s in query.severities)),
+        *_terms("fenghuo.analyst.status", frozenset(s.value for s in query.statuses)),
+        *([{"term": {"host.id": query.host_id}}] if query.host_id is not None else []),
+        *_time(query.since, query.until),
+        *([{"ids": {"values": ids}}] if ids is not None else []),
+    ]
+    return {"bool": {"filter": filters, "must": _text(query.text)}}
+
+
+SORT: list[dict[str, Any]] = [{"fenghuo.first_seen_ms": "desc"}, {"fenghuo.id": "asc"}]
+AUDIT_SORT: list[dict[str, Any]] = [{"fenghuo.at_ms": "desc"}, {"fenghuo.id": "desc"}]
+
+
+def search_after(cursor: str | None) -> list[Any] | None:
+    """The `search_after` values of an opaque cursor (the same cursor format as SQLite's)."""
+    if cursor is None:
+        return None
+    first_seen_ms, doc_id = decode_cursor(cursor)
+    return [first_seen_ms, doc_id]
+
+
+def stats_aggregations(bucket: dt.timedelta, top: int) -> dict[str, Any]:
+    width = int(bucket.total_seconds() * 1000)
+    if width <= 0:
+        msg = "the bucket width must be positive"
+        raise StoreError(msg)
+    return {
+        "buckets": {
+            "histogram": {"field": "fenghuo.first_seen_ms", "interval": width, "min_doc_count": 1}
+        },
+        "by_severity": {"terms": {"field": "fenghuo.severity", "size": 10}},
+        "by_tenant": {"terms": {"field": "fenghuo.tenant_id", "size": 10_000, "missing": ""}},
+        "by_detector": {"terms": {"field": "rule.id", "size": 1000}},
+        "top_hosts": {
+            "terms": {
+                "field": "host.id",
+                "size": max(top, 1),
+                "order": [{"_count": "desc"}, {"_key": "asc"}],
+            }
+        },
+    }
+
+
+def parse_stats(response: dict[str, Any], top: int) -> AlertStats:
+    aggs = response["aggregations"]
+
+    def terms(name: str) -> dict[str, int]:
+        return {str(b["key"]): int(b["doc_count"]) for b in aggs[name]["buckets"]}
+
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return AlertStats(
+        total=int(response["hits"]["total"]["value"]),
+        buckets=[
+            (epoch + dt.timedelta(milliseconds=int(b["key"])), int(b["doc_count"]))
+            for b in aggs["buckets"]["buckets"]
+            if b["doc_count"]
+        ],
+        by_severity=terms("by_severity"),
+        by_tenant=terms("by_tenant"),
+        by_detector=terms("by_detector"),
+        top_hosts=[(str(b["key"]), int(b["doc_count"])) for b in aggs["top_hosts"]["buckets"]][
+            : max(top, 0)
+        ],
+    )
