@@ -50,8 +50,20 @@ class Settings(BaseSettings):
     flink_jobmanager: str | None = None  # HOST:PORT of a Flink cluster's REST endpoint
     flink_python: str | None = None  # the TaskManagers' Python (default: this interpreter)
 
+    # The store (fenghuo.store): SQLite in data_dir (embedded default) or Elasticsearch 9.
+    store: Literal["sqlite", "elasticsearch"] = "sqlite"
+    es_url: str | None = None  # e.g. http://127.0.0.1:9200 (needed when store=elasticsearch)
+    es_index_prefix: str = Field(default="fenghuo-", pattern=r"^[a-z0-9][a-z0-9._-]*$")
+
     # Keyed HMAC secret for tenant pseudonyms (used by later issues); must be set in production.
     pseudonym_key: SecretStr = SecretStr(_PLACEHOLDER)
+
+    @model_validator(mode="after")
+    def _store_needs_its_server(self) -> Settings:
+        if self.store == "elasticsearch" and not self.es_url:
+            msg = "FENGHUO_STORE=elasticsearch needs FENGHUO_ES_URL"
+            raise ValueError(msg)
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:

@@ -8,6 +8,8 @@ Delivery is at least once (flushed on every checkpoint); consumers fold versions
 
 The store writer upserts each alert as it passes. After a restart the job re-emits what followed
 its last checkpoint; `AlertStore.upsert` folds with `merge_alerts`, so repeats change nothing.
+A store outage (the database locked beyond its busy timeout, a full disk) is retried with
+backoff (`fenghuo.store.retry`): the job waits, back-pressured, and loses nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pyflink.table import DataTypes, Schema, TableDescriptor
 
 from fenghuo.model.alert import decode_alert
 from fenghuo.store.alerts import AlertStore
+from fenghuo.store.retry import with_backoff
 
 ALERTS_TABLE = "fenghuo_alerts_sink"
 
@@ -66,6 +69,7 @@ class StoreWriter(MapFunction):  # type: ignore[misc]  # pyflink has no type stu
         self.stored = runtime_context.get_metrics_group().counter("alerts_stored")
 
     def map(self, value: Any) -> Any:
-        self.store.upsert([decode_alert(value[1])])
+        alert = decode_alert(value[1])
+        with_backoff(lambda: self.store.upsert([alert]))
         self.stored.inc()
         return value
