@@ -341,9 +341,11 @@ class EsActions:
 
     def record(self, scope: Scope, action: AnalystAction) -> AnalystState:
         series = _series(action.target_kind)
-        found = self._es.locate(series, action.target_id)
-        tenants = found.source["fenghuo"].get("scope_tenants", []) if found else []
-        if found is None or (scope.tenant is not None and scope.tenant not in tenants):
+        # The scope is checked by a query (like every read); the write then reads in real time.
+        visible = self._es.visible_source(
+            series, _target_query(scope, action.target_kind, action.target_id)
+        )
+        if visible is None:
             msg = f"no {action.target_kind} {action.target_id} in scope"
             raise TargetNotFoundError(msg)
         # A conflict means it was recorded before (a retry): then make sure it is applied, once.
