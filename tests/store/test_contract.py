@@ -1,6 +1,8 @@
 """The store contract, run against every backend: SQLite always; Elasticsearch when
 FENGHUO_ES_URL points at a server (a fresh index prefix per test, deleted afterwards). Without
-FENGHUO_ES_URL the Elasticsearch cases are reported as skipped, never as passed."""
+FENGHUO_ES_URL the Elasticsearch cases are reported as skipped, never as passed. The `es-model`
+cases run the Elasticsearch backend's code against an in-memory model of the client: they check
+that code against our reading of Elasticsearch's semantics, and stand in for no server."""
 
 from __future__ import annotations
 
@@ -39,12 +41,23 @@ GLOBEX = Scope.of("globex")
 INITECH = Scope.of("initech")
 
 
-@pytest.fixture(params=["sqlite", "elasticsearch"])
+@pytest.fixture(params=["sqlite", "elasticsearch", "es-model"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """`es-model` runs the Elasticsearch backend's code on an in-memory model of the client
+    (tests/store/fake_es.py), not on a server; `elasticsearch` needs a real one."""
     if request.param == "sqlite":
         sqlite_store = SqliteStore(tmp_path / "fenghuo.db")
         yield sqlite_store
         sqlite_store.close()
+        return
+    if request.param == "es-model":
+        from fenghuo.store.elastic import ElasticStore
+        from tests.store.fake_es import FakeElasticsearch
+
+        model_store = ElasticStore(FakeElasticsearch(), "fh-")  # type: ignore[arg-type]
+        model_store.bootstrap()
+        yield model_store
+        model_store.drop()
         return
     url = os.environ.get("FENGHUO_ES_URL")
     if not url:
