@@ -271,9 +271,10 @@ class SqliteIncidents:
                     row = db.execute(
                         "SELECT doc FROM incidents WHERE id = ?", (incident.id,)
                     ).fetchone()
-                    stored[incident.id] = decode_incident(row[0]) if row else None
-                    if stored[incident.id] is not None:
-                        chosen[incident.id] = stored[incident.id]  # type: ignore[assignment]
+                    previous = decode_incident(row[0]) if row else None
+                    stored[incident.id] = previous
+                    if previous is not None:
+                        chosen[incident.id] = previous
                 current = chosen.get(incident.id)
                 chosen[incident.id] = (
                     incident if current is None else newer_incident(current, incident)

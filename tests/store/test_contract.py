@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import random
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -459,6 +460,30 @@ def test_incident_latest_version_wins_in_any_order(store: Store) -> None:
     assert view is not None
     assert view.incident.title == "v7"
     assert store.incidents.count(ALL) == 1
+
+
+def test_sqlite_concurrent_actions_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "fenghuo.db"
+    SqliteStore(path).alerts.upsert([alert("c1")])
+
+    def comment(worker: int) -> None:
+        store = SqliteStore(path)
+        for n in range(10):
+            store.actions.record(
+                ALL, action("c1", ActionKind.COMMENT, minute=n, comment=f"{worker}-{n}")
+            )
+        store.close()
+
+    threads = [threading.Thread(target=comment, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    store = SqliteStore(path)
+    state = store.actions.state(ALL, "alert", "c1")
+    assert state is not None
+    assert state.comments == 40
+    assert len(store.actions.history(ALL, "alert", "c1")) == 40
 
 
 # --- audit trail ---------------------------------------------------------------------------
