@@ -22,21 +22,23 @@ alerts stays in memory with all of them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import networkx as nx
 
-from fenghuo.graph.build import build_incident, incident_id
+from fenghuo.graph.build import build_incident
 from fenghuo.graph.grading import GradingPolicy, load_policy
 from fenghuo.graph.links import gap, linking_entities, node_id
 from fenghuo.graph.sequences import MAX_WITHIN, RULES_BY_ID, step_keys
 from fenghuo.inventory.index import InventoryIndex
 from fenghuo.model.alert import Alert, merge_alerts
+from fenghuo.model.ids import stable_id
 from fenghuo.model.incident import Incident
 
 DEFAULT_WINDOW = dt.timedelta(minutes=15)
 DEFAULT_RETENTION = dt.timedelta(hours=3)
+BATCH = 1000  # alerts per add_many in `correlate`: an incident is built once per batch
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ class Correlator:
     _alerts: dict[str, Alert] = field(default_factory=dict, init=False)
     _group_of: dict[str, str] = field(default_factory=dict, init=False)  # alert -> incident
     _groups: dict[str, frozenset[str]] = field(default_factory=dict, init=False)
+    _root: dict[str, str] = field(default_factory=dict, init=False)  # incident -> its root
+    _dirty: set[str] = field(default_factory=set, init=False)  # groups changed in this batch
     _incidents: dict[str, Incident] = field(default_factory=dict, init=False)
     _newest: dt.datetime | None = field(default=None, init=False)
 
@@ -94,7 +98,9 @@ class Correlator:
         first, then = (a, b) if role_a == "first" else (b, a)
         return rule.follows(first, then)
 
-    def _neighbours(self, alert_id: str) -> Iterator[str]:
+    def _neighbours(self, alert_id: str, skip: Callable[[str], bool]) -> Iterator[str]:
+        """Alerts linked to this one, except those `skip` rules out (before the link test,
+        which is the costly part on an entity with many alerts)."""
         alert = self._alerts[alert_id]
         node = _alert_node(alert_id)
         for via, data in self.graph.adj[node].items():
@@ -104,6 +110,8 @@ class Correlator:
                 if other_node == node or not other["link"]:
                     continue
                 other_id = self.graph.nodes[other_node]["alert_id"]
+                if skip(other_id):
+                    continue
                 if self._linked(alert, self._alerts[other_id], via, data["role"], other["role"]):
                     yield other_id
 
@@ -111,52 +119,95 @@ class Correlator:
         seen = {start}
         todo = [start]
         while todo:
-            for other in self._neighbours(todo.pop()):
-                if other not in seen:
-                    seen.add(other)
-                    todo.append(other)
+            for other in self._neighbours(todo.pop(), seen.__contains__):
+                seen.add(other)
+                todo.append(other)
         return seen
+
+    def _root_key(self, alert_id: str) -> tuple[dt.datetime, str]:
+        return (self._alerts[alert_id].first_seen, alert_id)
+
+    def _set_group(self, members: set[str], root: str) -> None:
+        ident = stable_id("incident", root)  # as build.incident_id: the earliest alert
+        self._groups[ident] = frozenset(members)
+        self._root[ident] = root
+        for member in members:
+            self._group_of[member] = ident
+        self._dirty.add(ident)
+
+    def _fold(self, alert: Alert) -> None:
+        known = self._alerts.get(alert.id)
+        folded = alert if known is None else merge_alerts(known, alert)
+        if folded == known:
+            return
+        before: set[str] = set()
+        if known is not None:
+            before = set(self._neighbours(alert.id, lambda _other: False))
+        self._alerts[alert.id] = folded
+        if self._newest is None or folded.last_seen > self._newest:
+            self._newest = folded.last_seen
+        self._link(folded)
+        old_group = self._group_of.get(alert.id)
+        if before and not before <= set(self._neighbours(alert.id, lambda _other: False)):
+            # A link was lost (a version changed the alert's host or tenants): the old group
+            # may split; recompute the components around it.
+            assert old_group is not None
+            affected = set(self._groups.pop(old_group)) | {alert.id}
+            self._root.pop(old_group)
+            while affected:
+                component = self._component(min(affected))
+                affected -= component
+                for other in {self._group_of[a] for a in component if a in self._group_of}:
+                    if other != old_group and other in self._groups:
+                        self._groups.pop(other)
+                        self._root.pop(other)
+                self._set_group(component, min(component, key=self._root_key))
+            return
+        # Links were only added: the alert's group absorbs the groups of its new neighbours.
+        groups = {old_group} if old_group is not None else set()
+        members = {alert.id}
+        for other in self._neighbours(
+            alert.id, lambda other: self._group_of.get(other) in groups or other in members
+        ):
+            group = self._group_of.get(other)
+            if group is None:
+                members.add(other)
+            else:
+                groups.add(group)
+        roots = [alert.id] + [self._root[g] for g in groups]
+        for group in groups:
+            members |= self._groups.pop(group)
+            self._root.pop(group)
+        self._set_group(members, min(roots, key=self._root_key))
 
     # --- the interface -----------------------------------------------------------------------
 
     def add(self, alert: Alert) -> list[Incident]:
         """Take one alert (or a new version of one); return the incidents it changed, ordered by
         id. `retired` then lists the ids of incidents that no longer exist (merged or renamed)."""
+        return self.add_many([alert])
+
+    def add_many(self, alerts: Iterable[Alert]) -> list[Incident]:
+        """`add` for a batch: each changed incident is built once, at the end of the batch."""
         self.retired = []
-        known = self._alerts.get(alert.id)
-        folded = alert if known is None else merge_alerts(known, alert)
-        if folded == known:
-            return []
-        self._alerts[alert.id] = folded
-        if self._newest is None or folded.last_seen > self._newest:
-            self._newest = folded.last_seen
-        self._link(folded)
-        affected = {alert.id}
-        if alert.id in self._group_of:
-            affected |= self._groups[self._group_of[alert.id]]
-        components: list[set[str]] = []
-        for start in sorted(affected):
-            if not any(start in c for c in components):
-                components.append(self._component(start))
-        before = {self._group_of[a] for c in components for a in c if a in self._group_of}
+        for alert in alerts:
+            self._fold(alert)
         changed = []
-        for members in components:
-            group = [self._alerts[a] for a in members]
-            incident = build_incident(group, self.inventory, self.policy)
-            ident = incident_id(group)
-            self._groups[ident] = frozenset(members)
-            for member in members:
-                self._group_of[member] = ident
+        for ident in sorted(self._dirty):
+            if ident not in self._groups:
+                continue  # merged into another within the batch
+            incident = build_incident(
+                [self._alerts[a] for a in self._groups[ident]], self.inventory, self.policy
+            )
             if self._incidents.get(ident) != incident:
                 self._incidents[ident] = incident
                 changed.append(incident)
-        now = {incident_id([self._alerts[a] for a in c]) for c in components}
-        for gone in sorted(before - now):
-            self._groups.pop(gone, None)
-            self._incidents.pop(gone, None)
+        self._dirty.clear()
+        for gone in sorted(set(self._incidents) - set(self._groups)):
+            del self._incidents[gone]
             self.retired.append(gone)
         self._expire()
-        return sorted(changed, key=lambda i: i.id)
+        return changed
 
     def incidents(self) -> list[Incident]:
         """The incidents in memory (not yet decayed), ordered by (first_seen, id)."""
@@ -173,6 +224,7 @@ class Correlator:
         for ident, incident in list(self._incidents.items()):
             if incident.last_seen >= horizon:
                 continue
+            self._root.pop(ident)
             for member in self._groups.pop(ident):
                 del self._alerts[member]
                 del self._group_of[member]
@@ -196,9 +248,18 @@ def correlate(
         inventory, config or CorrelatorConfig(), policy if policy is not None else load_policy()
     )
     final: dict[str, Incident] = {}
-    for alert in alerts:
-        for incident in correlator.add(alert):
+    batch: list[Alert] = []
+
+    def flush() -> None:
+        for incident in correlator.add_many(batch):
             final[incident.id] = incident
         for gone in correlator.retired:
             final.pop(gone, None)
+        batch.clear()
+
+    for alert in alerts:
+        batch.append(alert)
+        if len(batch) >= BATCH:
+            flush()
+    flush()
     return sorted(final.values(), key=lambda i: (i.first_seen, i.id))

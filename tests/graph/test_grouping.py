@@ -6,7 +6,7 @@ import datetime as dt
 
 from fenghuo.graph import Correlator, CorrelatorConfig, correlate
 from fenghuo.graph.links import linking_entities
-from fenghuo.model.alert import Alert, Entity
+from fenghuo.model.alert import Alert, Entity, Severity, merge_alerts
 from fenghuo.model.ids import stable_id
 from tests.graph.support import alert, inventory
 
@@ -105,3 +105,22 @@ def test_a_new_version_of_an_alert_updates_its_incident_and_an_identical_one_cha
     (incident,) = correlator.add(longer)
     assert incident.alert_ids == ("a", "b")
     assert correlator.add(longer) == []
+
+
+def test_a_version_that_loses_a_link_splits_the_incident_as_a_fresh_start_would() -> None:
+    """merge_alerts takes host_id from the most severe version: a link can disappear."""
+    a = alert("a", "container-escape", host="hv-01", tenant="hooli")
+    c = alert("c", "container-escape", at=2, host="hv-01", tenant="globex")
+    b_low = alert("b", "vmm-crash", at=1, host="hv-01", severity=Severity.LOW)
+    b_high = alert("b", "vmm-crash", at=1, host="hv-02", severity=Severity.HIGH)
+    correlator = Correlator(inventory())
+    correlator.add(c)
+    (joined,) = correlator.add(b_low)
+    (merged,) = correlator.add(a)
+    assert merged.alert_ids == ("a", "b", "c")
+    changed = correlator.add(b_high)
+    assert [i.alert_ids for i in correlator.incidents()] == [("a", "c"), ("b",)]
+    assert {i.alert_ids for i in changed} == {("a", "c"), ("b",)}
+    final = [merge_alerts(b_low, b_high), a, c]
+    assert correlator.incidents() == correlate(final, inventory())
+    assert joined.id == stable_id("incident", "b")  # b (minute 1) is earlier than c
