@@ -76,8 +76,14 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
 
 def _pick_text(a: Alert, b: Alert) -> Alert:
     """The alert whose wording wins a merge: the most severe, then the latest, then a fixed
-    tie-break, so the result does not depend on arrival order."""
-    return max(a, b, key=lambda x: (x.severity.rank, x.last_seen, x.summary, x.title))
+    tie-break, so the result does not depend on arrival order. Versions equal on all of those
+    may still differ elsewhere (host, VM, details): their encodings break the tie, else the
+    argument order would pick the lead and the merge would not be commutative."""
+    ka = (a.severity.rank, a.last_seen, a.summary, a.title)
+    kb = (b.severity.rank, b.last_seen, b.summary, b.title)
+    if ka != kb:
+        return a if ka > kb else b
+    return a if _ENCODER.encode(a) >= _ENCODER.encode(b) else b
 
 
 def merge_alerts(a: Alert, b: Alert) -> Alert:

@@ -34,12 +34,14 @@ spec = st.tuples(
     st.lists(st.sampled_from(ENTITIES), max_size=2, unique=True),
     st.sampled_from(list(Severity)),
     st.integers(1, 5),  # crashes
+    st.sampled_from(HOSTS),  # the early version's host and VM: a later, more severe version
+    st.sampled_from(VMS),  # that moves them drops the early version's links
 )
 
 
 def make(index: int, s: tuple[object, ...]) -> list[Alert]:
     """An alert as two or three versions (the earlier ones narrower, as a detector emits)."""
-    detector, start, length, tenant, actor, host, vm, entities, severity, crashes = s
+    detector, start, length, tenant, actor, host, vm, entities, severity, crashes, h0, v0 = s
     assert isinstance(start, int)
     assert isinstance(length, int)
     assert isinstance(entities, list)
@@ -54,6 +56,8 @@ def make(index: int, s: tuple[object, ...]) -> list[Alert]:
         final,
         last_seen=final.first_seen,
         entities=final.entities[:1],
+        host_id=h0,
+        vm_id=v0,
         evidence=("e1",),
         severity=Severity.LOW,
         detected_at=final.detected_at + dt.timedelta(seconds=1),
