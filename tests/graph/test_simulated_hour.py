@@ -1,5 +1,5 @@
 """The correlator over the simulated hour (seed 7, every attack kind), through `fenghuo replay
---incidents`'s code path: each attack is one incident, attacks merge only when they happened on
+--incidents`: each attack is one incident, attacks merge only when they happened on
 the same host, and the escape followed by cross-VM access on that host is one story whose blast
 radius is every tenant on the host."""
 
@@ -12,22 +12,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from fenghuo.cli import main
 from fenghuo.detectors.baseline.command import train_from_files
 from fenghuo.evaluate import EvaluationReport, run_evaluate
 from fenghuo.graph import correlate
 from fenghuo.inventory import InventoryStore
+from fenghuo.model.alert import Alert, decode_alert
 from fenghuo.model.incident import Incident, decode_incident
 from fenghuo.simulate import SimulationConfig, run_simulate
 from fenghuo.simulate.labels import AttackLabel
-from fenghuo.streaming.replay_files import InputSpec, ReplayOutcome, run_replay
+from fenghuo.streaming.replay import fold_alerts
 
 
 @dataclass
 class Hour:
     root: Path
-    outcome: ReplayOutcome
-    incidents: list[Incident]  # as written to the --incidents file
+    alerts: list[Alert]  # as written to --out, versions folded
+    incidents: list[Incident]  # as written to --incidents
     report: EvaluationReport
 
     def incidents_of(self, attack: AttackLabel) -> set[str]:
@@ -65,23 +68,29 @@ def hour(tmp_path_factory: pytest.TempPathFactory) -> Hour:
     config.write_text(f"settings:\n  anomalous-access-volume:\n    model_path: {model}\n")
     root = tmp / "hour"
     run_simulate(SimulationConfig(), root)  # the default hour: seed 7, every attack kind
-    specs = [
-        InputSpec(e["format"], root / e["path"], e["host"])
+    inputs = [
+        f"--input={e['format']}{'@' + e['host'] if e['host'] else ''}:{root / e['path']}"
         for e in json.loads((root / "manifest.json").read_text())
         if e["events"]
     ]
     alerts, incidents = tmp / "alerts.jsonl", tmp / "incidents.jsonl"
-    outcome = run_replay(
-        root / "inventory.yaml", specs, alerts, detection_config=config, incidents_out=incidents
-    )
+    done = CliRunner().invoke(
+        main,
+        ["replay", "--inventory", str(root / "inventory.yaml"), *inputs, "--out", str(alerts),
+         "--detection-config", str(config), "--incidents", str(incidents)],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
     written = [decode_incident(line) for line in incidents.read_bytes().splitlines()]
-    return Hour(root, outcome, written, run_evaluate(alerts, root / "labels.json"))
+    assert f"correlated {len(written)} incidents to {incidents}" in done.output
+    replayed = fold_alerts(decode_alert(line) for line in alerts.read_bytes().splitlines())
+    return Hour(root, replayed, written, run_evaluate(alerts, root / "labels.json"))
 
 
 def test_the_file_holds_every_alert_in_exactly_one_incident(hour: Hour) -> None:
-    assert hour.incidents == hour.outcome.incidents
+    index = InventoryStore(hour.root / "inventory.yaml").current()
+    assert hour.incidents == correlate(hour.alerts, index)
     ids = [a for i in hour.incidents for a in i.alert_ids]
-    assert sorted(ids) == sorted(a.id for a in hour.outcome.result.alerts)
+    assert sorted(ids) == sorted(a.id for a in hour.alerts)
     assert hour.report.recall == 1.0
 
 
@@ -112,6 +121,8 @@ def test_attacks_merge_only_on_a_shared_host(hour: Hour) -> None:
         frozenset({"a04", "a05", "a06"}),
         frozenset({"a10", "a11"}),
     }
+    # 19 attacks, 15 incidents
+    assert len(hour.incidents) == len(hour.report.attacks) - sum(len(m) - 1 for m in merged)
     incidents = {i.id: i for i in hour.incidents}
     for incident_id, attacks in by_incident.items():
         if len(attacks) > 1:
@@ -141,7 +152,7 @@ def test_escape_then_cross_vm_access_is_the_story_with_the_hosts_tenants_exposed
 
 
 def test_shuffled_alerts_give_the_same_incidents(hour: Hour) -> None:
-    alerts = list(hour.outcome.result.alerts)
+    alerts = list(hour.alerts)
     index = InventoryStore(hour.root / "inventory.yaml").current()
     for seed in range(3):
         random.Random(seed).shuffle(alerts)
