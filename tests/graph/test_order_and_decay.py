@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from fenghuo.graph import Correlator, CorrelatorConfig, correlate
 from fenghuo.model.alert import Alert, Severity, merge_alerts
-from fenghuo.model.incident import encode_incident
+from fenghuo.model.incident import Incident, encode_incident
 from tests.graph.support import alert, inventory
 
 DETECTORS = ["vmm-child-process", "cross-vm-access", "cross-tenant-flow", "vmm-crash",
@@ -82,6 +82,17 @@ def test_any_order_of_any_versions_gives_the_same_incidents(
     for _ in range(3):
         rand.shuffle(versions)
         assert rendered(versions) == expected
+    # one at a time, as the stream feeds it: what was emitted, minus what was retired
+    correlator = Correlator(inventory())
+    emitted: dict[str, Incident] = {}
+    for version in versions:
+        for incident in correlator.add(version):
+            emitted[incident.id] = incident
+        for gone in correlator.retired:
+            del emitted[gone]
+    assert [encode_incident(i) for i in correlator.incidents()] == expected
+    assert sorted(emitted) == sorted(i.id for i in correlator.incidents())
+    assert all(emitted[i.id] == i for i in correlator.incidents())
     # every alert lands in exactly one incident
     ids = [a for i in correlate(versions, inventory()) for a in i.alert_ids]
     assert sorted(ids) == sorted(finals)
