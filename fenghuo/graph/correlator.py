@@ -79,7 +79,7 @@ class Correlator:
         if node in self.graph:
             self.graph.remove_edges_from(list(self.graph.edges(node)))
         self.graph.add_node(node, kind="alert", alert_id=alert.id)
-        linking = linking_entities(alert)
+        linking = linking_entities(alert, self.inventory)
         times = {"first_seen": alert.first_seen, "last_seen": alert.last_seen}
         for entity in {*alert.entities, *linking}:
             target = node_id(entity)

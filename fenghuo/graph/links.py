@@ -19,6 +19,8 @@ unrelated activity, so:
   container image reference: `docker.io/library/redis:7.2.4` runs in every tenant.
 - `vm`, `ip` link, but an alert naming more than `FAN_OUT` of them lists the *targets* of a sweep
   (a port scan's victims, a probe's neighbours): those do not link, only its own `vm_id` does.
+- `ip` of a provider shared service (the inventory's `shared_services`, DNS say) never links:
+  every tenant talks to it.
 - `container` and `process` (host-scoped pid) always link.
 """
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
+from fenghuo.inventory.index import InventoryIndex
 from fenghuo.model.alert import Alert, Entity
 
 FAN_OUT = 3  # more entities of one type than this in one alert: a target list, not an anchor
@@ -45,7 +48,12 @@ def _cloud_resource(resource_id: str) -> bool:
     )
 
 
-def linking_entities(alert: Alert) -> frozenset[Entity]:
+def _shared_service(ip: str, inventory: InventoryIndex) -> bool:
+    owner = inventory.owner_of_ip(ip)
+    return owner is not None and owner[0] == "service"
+
+
+def linking_entities(alert: Alert, inventory: InventoryIndex | None = None) -> frozenset[Entity]:
     """The entities through which `alert` connects to others (module docstring)."""
     counts = Counter(e.type for e in alert.entities)
     linking: set[Entity] = set()
@@ -55,6 +63,8 @@ def linking_entities(alert: Alert) -> frozenset[Entity]:
         if entity.type in SWEEP_TYPES and counts[entity.type] > FAN_OUT:
             continue
         if entity.type == "resource" and not _cloud_resource(entity.id):
+            continue
+        if entity.type == "ip" and inventory is not None and _shared_service(entity.id, inventory):
             continue
         if entity.type in LINKING_TYPES:
             linking.add(entity)

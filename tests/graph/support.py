@@ -17,6 +17,8 @@ tenants:
   - {id: globex, accounts: ["222222222222"], cidrs: ["10.2.0.0/16"]}
   - {id: hooli, accounts: ["333333333333"], cidrs: ["10.3.0.0/16"]}
   - {id: initech, accounts: ["444444444444"], cidrs: ["10.4.0.0/16"]}
+shared_services:
+  - {name: dns, cidr: 10.255.0.0/24}
 hosts:
   - id: hv-01
     vms:

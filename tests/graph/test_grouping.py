@@ -124,3 +124,14 @@ def test_a_version_that_loses_a_link_splits_the_incident_as_a_fresh_start_would(
     final = [merge_alerts(b_low, b_high), a, c]
     assert correlator.incidents() == correlate(final, inventory())
     assert joined.id == stable_id("incident", "b")  # b (minute 1) is earlier than c
+
+
+def test_a_shared_service_address_does_not_link() -> None:
+    dns = ("ip", "10.255.0.2")
+    a = alert("a", "cross-tenant-flow", tenant="acme", actor="globex", entities=(dns,))
+    b = alert("b", "cross-tenant-flow", at=1, tenant="hooli", actor="initech", entities=(dns,))
+    assert groups([a, b]) == [{"a"}, {"b"}]
+    attacker = ("ip", "198.51.100.7")
+    c = alert("c", "cross-tenant-sharing", tenant="acme", entities=(attacker,))
+    d = alert("d", "cross-tenant-credential-use", at=1, tenant="hooli", entities=(attacker,))
+    assert groups([c, d]) == [{"c", "d"}]  # an outside address both used: the same attacker
