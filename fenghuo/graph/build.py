@@ -69,9 +69,7 @@ def blast_radius(alerts: Sequence[Alert], inventory: InventoryIndex | None) -> B
     hosts = {a.host_id for a in alerts if a.host_id}
     resources: set[str] = set()
     for alert in alerts:
-        resources |= _cloud_resources(alert)
-        if alert.detector == "cross-tenant-sharing":
-            tenants |= {e.id for e in alert.entities if e.type == "tenant"}  # the recipients
+        resources |= _cloud_resources(alert)  # a share's recipients are not exposed: its owner is
     compromised = {a.host_id for a in alerts if a.detector in ESCAPE_DETECTORS and a.host_id}
     if inventory is not None:
         for host_id in compromised:
@@ -149,6 +147,7 @@ def build_incident(
     actors = sorted(
         {a.actor_tenant_id for a in group if a.actor_tenant_id and a.actor_tenant_id != a.tenant_id}
     )
+    named_tenants = {e.id for a in group for e in a.entities if e.type == "tenant"}
     cii = inventory is not None and any(
         (t := inventory.tenants.get(name)) is not None and t.critical_infrastructure
         for name in {*radius.tenants, *tenants}
@@ -156,7 +155,7 @@ def build_incident(
     facts = Facts(
         severity=severity,
         critical_infrastructure=cii,
-        cross_tenant=bool(actors) or len(radius.tenants) > 1,
+        cross_tenant=bool(actors) or len(radius.tenants) > 1 or len(named_tenants) > 1,
         blast_tenants=len(radius.tenants),
         sequences=frozenset(rule.id for rule, _, _ in matched),
     )

@@ -71,3 +71,12 @@ def test_a_broken_policy_is_refused() -> None:
         parse_policy("grades: [{id: x, grade: V, source: s}]")
     with pytest.raises(GradingError):
         parse_policy("grades: [{id: x, grade: I, source: s, when: {colour: red}}]")
+
+
+def test_a_share_to_another_tenant_is_cross_tenant_without_exposing_the_recipient() -> None:
+    share = alert("s", "cross-tenant-sharing", tenant="globex", category="03",
+                  entities=(("tenant", "acme"), ("resource", "ec2:snapshot:snap-1")))  # fmt: skip
+    (incident,) = correlate([share], inventory())
+    assert incident.blast_radius.tenants == ("globex",)
+    assert incident.grade is Grade.III  # high and cross-tenant; acme (CII) only received it
+    assert incident.reporting.basis.startswith("operator-4h")

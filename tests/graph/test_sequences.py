@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fenghuo.graph import correlate
-from fenghuo.model.alert import Severity
+from fenghuo.model.alert import Entity, Severity
 from fenghuo.model.incident import Grade
 from tests.graph.support import alert, inventory
 
@@ -61,7 +61,8 @@ def test_credential_theft_then_sharing_by_the_same_tenant() -> None:
     assert story.sequences == ("credential-theft-then-sharing",)
     assert story.severity is Severity.CRITICAL
     assert story.blast_radius.resources == (role, "ec2:snapshot:snap-9")
-    assert "initech" in story.blast_radius.tenants  # the recipient of the share
+    assert story.blast_radius.tenants == ("globex",)  # the recipient is not exposed, globex is
+    assert Entity("tenant", "initech") in story.entities
 
 
 def test_repeated_crashes_then_a_vmm_child_process_is_exploit_development_then_escape() -> None:
