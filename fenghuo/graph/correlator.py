@@ -1,22 +1,34 @@
 """The correlator: alerts in, incidents out, in any order.
 
 The entity graph (networkx) holds one node per entity (`host:hv-01`, `vm:acme-web-1`, ...),
-one node per alert, and time-stamped links between an alert and the entities it names. Two
-alerts belong to one incident when they share a *linking* entity (see `links`) and their evidence
+one node per alert, and time-stamped links between an alert and the entities it names (edge
+attributes `first_seen`, `last_seen`, and `link`: whether the entity may join alerts, see
+`links`). Sequence-rule keys are nodes too (`seq:<rule>:<key>`, edges with role `first` or
+`then`). Two alerts belong to one incident when they share a linking entity and their evidence
 lies within `window` of each other, or when an attack-sequence rule joins them (see
 `sequences`). An incident is a connected group of alerts under that relation.
 
-Order independence. Versions of an alert are folded by id (`merge_alerts`, commutative and
-associative). After every change the groups around the changed alert are recomputed from the
-folded alerts, so the groups, and therefore the incidents (`build.build_incident` is a pure
-function of a group), depend only on the set of alerts seen, not on their order.
+Groups are kept incrementally: a new alert (or a version that only adds links) merges its own
+group with its neighbours' groups; a version that loses a link (`merge_alerts` took another
+host or tenant from a more severe version) recomputes the components of its old group, which
+may split. The incident of a group is built once per `add_many` batch.
+
+Order independence. Versions of an alert are folded by id (`merge_alerts`). The groups are the
+connected components of the relation over the folded alerts and `build.build_incident` is a pure
+function of a group and the inventory, so the incidents depend only on the set of alert versions
+seen, not on their order (tested by property over shuffled versions). One caveat comes from
+`merge_alerts` itself: it is commutative, but which version's wording leads is not associative
+when a less severe version has a later `last_seen` than two versions of the top severity.
 
 Decay. The newest event time seen (`last_seen` of any alert) drives an event-time horizon,
 `newest - retention`. An incident whose alerts all ended before the horizon is final: it and its
 alerts leave the graph, so memory holds only the recent incidents. The order-independence
-guarantee holds for alerts that arrive no later than `retention - window` behind the newest
-(an alert older than that may find its partners already gone). An incident that keeps receiving
-alerts stays in memory with all of them.
+guarantee holds for alerts that arrive no later than `retention - max(window, sequence windows)`
+behind the newest (an alert later than that may find its partners gone). An incident that keeps
+receiving alerts stays in memory with all of them.
+
+Cost. Adding an alert scans the alerts on its linking entities and rebuilds its incident, so it
+is linear in the size of that incident; a consumer should feed `add_many` one poll batch at a time.
 """
 
 from __future__ import annotations
@@ -58,6 +70,11 @@ def _alert_node(alert_id: str) -> str:
 
 @dataclass
 class Correlator:
+    """Feed alerts (versions in any order) with `add` or `add_many`; each returns the incidents
+    it changed. A consumer writes those by id and deletes the ids listed in `retired` (merged
+    into another incident, or renamed because an earlier alert joined). `incidents()` is what is
+    still in memory; decayed incidents were final when last returned."""
+
     inventory: InventoryIndex | None = None
     config: CorrelatorConfig = field(default_factory=CorrelatorConfig)
     policy: GradingPolicy = field(default_factory=load_policy)
