@@ -1,4 +1,5 @@
-"""Child processes that must not outlive Fenghuo (the embedded broker, the local stream job)."""
+"""Child processes that must not outlive Fenghuo (the embedded broker, the local stream job),
+and the signals that stop the long-running commands."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1
@@ -44,3 +47,20 @@ def interrupt(proc: subprocess.Popen[Any], timeout: float, *, group: bool = Fals
                     proc.kill()
             proc.wait()
     return proc.returncode
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM while the block runs; the previous handlers come back
+    afterwards. For the long-running commands (broker, stream, up), from the main thread."""
+    stop = threading.Event()
+
+    def _on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

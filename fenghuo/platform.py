@@ -9,19 +9,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
-import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 import uvicorn
 from confluent_kafka.admin import AdminClient
 
 from fenghuo.api.app import create_app
 from fenghuo.api.deps import Services
+from fenghuo.children import stop_on_signals
 from fenghuo.demo.samples import demo_inventory_path, sample_files
 from fenghuo.errors import ConfigError, PlatformError
 from fenghuo.ingest.kafka.producer import Publisher
@@ -146,21 +145,12 @@ def default_inventory(settings: Settings) -> Path:
 def wait_for_signal(watched: Sequence[Callable[[], str | None]] = ()) -> str | None:
     """Block until SIGINT/SIGTERM (returns None) or until one of `watched` reports a failure
     (returns its message): a part that dies must not leave the rest pretending to run."""
-    stop = threading.Event()
-
-    def _on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_on_signals() as stop:
         while not stop.wait(1.0):
             for probe in watched:
                 if (failure := probe()) is not None:
                     return failure
         return None
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def start_stream_job(

@@ -27,14 +27,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import signal
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
+from fenghuo.children import stop_on_signals
 from fenghuo.detectors.base import Detector
 from fenghuo.errors import ConfigError, StreamJobError
 from fenghuo.ingest.kafka.topics import Topics
@@ -223,13 +221,7 @@ def run(spec: StreamSpec, echo: Callable[[str], None]) -> None:
         echo(f"submitted job {job_id} to {spec.flink.jobmanager}")
         return
     echo(f"job {job_id} running on the local mini-cluster (Ctrl-C stops it)")
-    stop = threading.Event()
-
-    def _on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_on_signals() as stop:
         while not stop.wait(1.0):
             status = client.get_job_status().result()
             if status.is_globally_terminal_state():
@@ -240,9 +232,6 @@ def run(spec: StreamSpec, echo: Callable[[str], None]) -> None:
                 return
         echo(f"cancelling job {job_id}")
         client.cancel().result()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":  # `flink run -py fenghuo/streaming/job.py`: settings from FENGHUO_*

@@ -8,23 +8,21 @@ producers before stopping the broker. Its data lives in memory only: a restart l
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import IO, Self
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from fenghuo.artifacts import artifact_path
-from fenghuo.children import die_with_parent, interrupt
+from fenghuo.children import die_with_parent, interrupt, stop_on_signals
 from fenghuo.errors import BrokerUnavailableError
 from fenghuo.ingest.kafka.topics import Topics, ensure_topics
 
@@ -258,21 +256,11 @@ def run_broker_forever(
     Must be called from the main thread (it installs signal handlers, restored on return).
     Raises BrokerUnavailableError if Tansu dies on its own.
     """
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        with EmbeddedBroker(port, host=host, log_path=log_path) as broker:
-            ensure_topics(broker.bootstrap, topics or Topics())
-            if on_ready is not None:
-                on_ready(broker)
-            while not stop.wait(0.5):
-                if not broker.is_running():
-                    msg = f"tansu exited unexpectedly:\n{broker.log_tail()}"
-                    raise BrokerUnavailableError(msg)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with stop_on_signals() as stop, EmbeddedBroker(port, host=host, log_path=log_path) as broker:
+        ensure_topics(broker.bootstrap, topics or Topics())
+        if on_ready is not None:
+            on_ready(broker)
+        while not stop.wait(0.5):
+            if not broker.is_running():
+                msg = f"tansu exited unexpectedly:\n{broker.log_tail()}"
+                raise BrokerUnavailableError(msg)
