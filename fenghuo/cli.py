@@ -233,7 +233,7 @@ def serve(
         click.echo(f"warning: could not ensure topics ({exc}); continuing", err=True)
     with open_ingest(settings, store, bootstrap) as parts:
         server = ApiServer(
-            build_services(settings, parts, bootstrap),
+            build_services(settings, parts, bootstrap, store),
             host or settings.api_host,
             port or settings.api_port,
         )

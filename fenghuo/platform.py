@@ -32,7 +32,9 @@ from fenghuo.inventory import InventoryStore
 from fenghuo.settings import Settings
 from fenghuo.simulate.stream import LiveSimulation
 from fenghuo.simulate.world import World
-from fenghuo.store.keys import KeyStore, Role
+from fenghuo.store.base import KeyRepository
+from fenghuo.store.factory import open_store
+from fenghuo.store.keys import Role
 from fenghuo.streaming.child import StreamJobProcess
 
 log = logging.getLogger(__name__)
@@ -78,12 +80,15 @@ def open_ingest(settings: Settings, inventory: InventoryStore, bootstrap: str) -
         yield Ingest(ingestor, publisher)
 
 
-def build_services(settings: Settings, ingest: Ingest, bootstrap: str) -> Services:
+def build_services(
+    settings: Settings, ingest: Ingest, bootstrap: str, inventory: InventoryStore
+) -> Services:
     return Services(
         settings=settings,
-        keys=KeyStore(settings.db_path),
+        store=open_store(settings),
         ingestor=ingest.ingestor,
         broker_ready=lambda: broker_reachable(bootstrap),
+        inventory=inventory.current,
     )
 
 
@@ -116,7 +121,7 @@ class ApiServer:
         self.thread.join(timeout=10)
 
 
-def rotate_demo_key(keys: KeyStore) -> str:
+def rotate_demo_key(keys: KeyRepository) -> str:
     """A fresh demo ingest key for this run of `fenghuo up`; earlier demo keys are revoked."""
     for key in keys.list():
         if key.name == "demo-ingest" and key.revoked_at is None:
@@ -216,14 +221,14 @@ def run_up(
         ensure_topics(broker.bootstrap, topics, partitions=settings.topic_partitions)
         echo(f"broker     {broker.bootstrap} (embedded Tansu; topics {', '.join(topics.all())})")
         ingest = stack.enter_context(open_ingest(settings, inventory, broker.bootstrap))
-        services = build_services(settings, ingest, broker.bootstrap)
+        services = build_services(settings, ingest, broker.bootstrap, inventory)
         server = ApiServer(services, settings.api_host, settings.api_port)
         server.start()
         stack.callback(server.stop)
         url = f"http://{settings.api_host}:{settings.api_port}"
         echo(f"api        {url}  (OpenAPI: {url}/api/v1/openapi.json)")
         echo(f"inventory  {inventory.path} (reloaded when it changes)")
-        token = rotate_demo_key(services.keys)
+        token = rotate_demo_key(services.store.keys)
         echo(f"ingest key {token}  (demo key, shown once)")
         echo(
             f"           curl -H 'Authorization: Bearer {token}' --data-binary @FILE "

@@ -8,7 +8,8 @@ from fastapi import FastAPI
 from fenghuo import __version__
 from fenghuo.api.deps import Services
 from fenghuo.api.problems import install_problem_handlers
-from fenghuo.api.routes import health, ingest
+from fenghuo.api.routes import alerts, health, incidents, ingest
+from fenghuo.api.schemas import install_openapi
 
 
 def create_app(services: Services) -> FastAPI:
@@ -24,4 +25,7 @@ def create_app(services: Services) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(ingest.router, prefix="/api/v1")
+    app.include_router(alerts.router, prefix="/api/v1")
+    app.include_router(incidents.router, prefix="/api/v1")
+    install_openapi(app)
     return app

@@ -70,10 +70,13 @@ def install_problem_handlers(app: FastAPI) -> None:
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"description": title, "content": {PROBLEM_MEDIA_TYPE: {}}}
     for code, title in {
+        400: "Bad request (e.g. an invalid cursor)",
         401: "Missing or invalid API key",
         403: "The key's role may not do this",
         404: "Not found",
         413: "Body too large",
+        422: "Invalid request",
+        429: "Too many failed authentications; retry after the given seconds",
         503: "The broker did not acknowledge; retry after the given seconds",
     }.items()
 }

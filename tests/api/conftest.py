@@ -21,6 +21,7 @@ from fenghuo.inventory import InventoryStore
 from fenghuo.platform import ApiServer, broker_reachable
 from fenghuo.settings import Settings
 from fenghuo.store.keys import KeyStore, Role
+from fenghuo.store.sqlite import SqliteStore
 
 
 @dataclass
@@ -45,7 +46,8 @@ def running_gateway(
     inventory: InventoryStore | None = None,
 ) -> Iterator[Gateway]:
     config = Settings(data_dir=tmp_path / "var", kafka_timeout_s=3, ingest_max_body_bytes=max_body)
-    keys = KeyStore(config.db_path)
+    store = SqliteStore(config.db_path)
+    keys = store.keys
     _key, token = keys.create(Role.INGEST, name="test-ingest")
     with Publisher(bootstrap, client_id="test-gateway", delivery_timeout=3) as publisher:
         ingestor = Ingestor(
@@ -54,7 +56,7 @@ def running_gateway(
             topics,
             timeout=config.kafka_timeout_s + 2,
         )
-        services = Services(config, keys, ingestor, lambda: broker_reachable(bootstrap, 1.0))
+        services = Services(config, store, ingestor, lambda: broker_reachable(bootstrap, 1.0))
         port = free_port()
         server = ApiServer(services, "127.0.0.1", port)
         server.start()

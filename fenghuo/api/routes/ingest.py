@@ -117,6 +117,8 @@ async def ingest(
     via = f"http:{caller.name}"
     lines, bad_lines = split_lines(body, via, format_name)
     ingestor = services.ingestor
+    if ingestor is None:
+        raise Problem(503, "Ingest is not served here", "this API runs without a broker")
     try:
         report = await run_in_threadpool(
             ingestor.ingest,

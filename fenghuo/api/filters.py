@@ -1,0 +1,111 @@
+"""List filters from query parameters, as store queries seen through the caller's eyes.
+
+A tenant viewer names other tenants by the pseudonyms it was shown; a real name of another tenant
+(in `tenant` or in the search text) selects nothing, exactly like a tenant that does not exist,
+so a filter cannot be used to learn which tenants exist or appear in the viewer's data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Query
+
+from fenghuo.api.deps import Caller
+from fenghuo.api.problems import Problem
+from fenghuo.model.alert import Severity
+from fenghuo.model.incident import IncidentStatus
+from fenghuo.store.base import AlertQuery, IncidentQuery, at_least
+
+MAX_PAGE = 500
+
+Severities = Annotated[list[Severity] | None, Query(description="any of these severities")]
+MinSeverity = Annotated[Severity | None, Query(description="this severity or above")]
+Statuses = Annotated[list[IncidentStatus] | None, Query(description="any of these statuses")]
+TenantParam = Annotated[
+    str | None,
+    Query(max_length=200, description="involving this tenant (as victim or actor)"),
+]
+HostParam = Annotated[str | None, Query(max_length=200, description="on this host")]
+Since = Annotated[dt.datetime | None, Query(description="evidence ends at or after this time")]
+Until = Annotated[dt.datetime | None, Query(description="evidence starts before this time")]
+Text = Annotated[
+    str | None,
+    Query(max_length=500, description="full-text search on title and summary; every word"),
+]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="page size")]
+Cursor = Annotated[
+    str | None, Query(max_length=500, description="`next_cursor` of the previous page")
+]
+
+
+@dataclass(frozen=True)
+class Common:
+    """The filters alerts and incidents share, resolved for the caller; `empty` when they can
+    match nothing the caller may know about."""
+
+    severities: frozenset[Severity]
+    tenant: str | None
+    host_id: str | None
+    since: dt.datetime | None
+    until: dt.datetime | None
+    text: str | None
+    empty: bool
+
+
+def common(
+    caller: Caller,
+    severity: list[Severity] | None,
+    min_severity: Severity | None,
+    tenant: str | None,
+    host: str | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    q: str | None,
+) -> Common:
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise Problem(422, "Invalid request", f"{name} needs a time zone (e.g. Z)")
+    severities = frozenset(severity or ())
+    if min_severity is not None:
+        floor = at_least(min_severity)
+        severities = severities & floor if severities else floor
+    empty = bool((severity or min_severity) and not severities)
+    real_tenant = None
+    if tenant:
+        real_tenant = caller.redactor.real_tenant(tenant)
+        empty = empty or real_tenant is None
+    text = None
+    if q and q.strip():
+        text = caller.redactor.search_text(q)
+        empty = empty or text is None
+    return Common(severities, real_tenant, host, since, until, text, empty)
+
+
+def alert_query(
+    c: Common, detectors: list[str] | None, statuses: list[IncidentStatus] | None
+) -> AlertQuery:
+    return AlertQuery(
+        severities=c.severities,
+        detectors=frozenset(detectors or ()),
+        statuses=frozenset(statuses or ()),
+        tenant=c.tenant,
+        host_id=c.host_id,
+        since=c.since,
+        until=c.until,
+        text=c.text,
+    )
+
+
+def incident_query(c: Common, statuses: list[IncidentStatus] | None) -> IncidentQuery:
+    return IncidentQuery(
+        severities=c.severities,
+        statuses=frozenset(statuses or ()),
+        tenant=c.tenant,
+        host_id=c.host_id,
+        since=c.since,
+        until=c.until,
+        text=c.text,
+    )

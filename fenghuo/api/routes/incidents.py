@@ -1,0 +1,131 @@
+"""`/api/v1/incidents`: correlated incidents with their graph and timeline, their alerts, and
+triage actions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from fenghuo.api import filters as f
+from fenghuo.api.deps import ServicesDep, Triager, Viewer
+from fenghuo.api.problems import Problem
+from fenghuo.api.routes.alerts import IdempotencyKey, checked_cursor
+from fenghuo.api.routes.triage import ActionRequest, act
+from fenghuo.api.schemas import documented, respond
+from fenghuo.api.views import ActionLog, ActionResult, IncidentAlerts, IncidentPage
+from fenghuo.store.base import IncidentView
+
+router = APIRouter(prefix="/incidents", tags=["incidents"])
+
+IncidentId = Annotated[str, Path(max_length=200, description="the incident's id")]
+
+
+@router.get(
+    "",
+    summary="List incidents (filters, full-text search, cursor pagination)",
+    responses=documented(IncidentPage, "A page of incidents", errors=(400, 401, 403)),
+)
+async def list_incidents(
+    caller: Viewer,
+    services: ServicesDep,
+    severity: f.Severities = None,
+    min_severity: f.MinSeverity = None,
+    status: f.Statuses = None,
+    tenant: f.TenantParam = None,
+    host: f.HostParam = None,
+    since: f.Since = None,
+    until: f.Until = None,
+    q: f.Text = None,
+    limit: f.Limit = 50,
+    cursor: f.Cursor = None,
+) -> JSONResponse:
+    common = f.common(caller, severity, min_severity, tenant, host, since, until, q)
+    if common.empty:
+        return respond(caller, IncidentPage(items=[], next_cursor=None))
+    page = await run_in_threadpool(
+        services.store.incidents.list,
+        caller.scope,
+        f.incident_query(common, status),
+        limit=limit,
+        cursor=checked_cursor(cursor),
+    )
+    return respond(caller, IncidentPage(items=page.items, next_cursor=page.next_cursor))
+
+
+async def _visible(caller: Viewer, services: ServicesDep, incident_id: str) -> IncidentView:
+    view = await run_in_threadpool(services.store.incidents.get, caller.scope, incident_id)
+    if view is None:
+        raise Problem(404, "Not found", f"no incident {incident_id}")
+    return view
+
+
+@router.get(
+    "/{incident_id}",
+    summary="One incident: story, grade, blast radius, timeline, graph (nodes and edges)",
+    responses=documented(IncidentView, "The incident", errors=(401, 403, 404)),
+)
+async def get_incident(
+    incident_id: IncidentId, caller: Viewer, services: ServicesDep
+) -> JSONResponse:
+    return respond(caller, await _visible(caller, services, incident_id))
+
+
+@router.get(
+    "/{incident_id}/alerts",
+    summary="The incident's alerts that the caller may see",
+    responses=documented(IncidentAlerts, "Its alerts", errors=(401, 403, 404)),
+)
+async def incident_alerts(
+    incident_id: IncidentId, caller: Viewer, services: ServicesDep
+) -> JSONResponse:
+    view = await _visible(caller, services, incident_id)
+
+    def load() -> IncidentAlerts:
+        found = (services.store.alerts.get(caller.scope, a) for a in view.incident.alert_ids)
+        return IncidentAlerts(items=[v.alert for v in found if v is not None])
+
+    return respond(caller, await run_in_threadpool(load))
+
+
+@router.get(
+    "/{incident_id}/actions",
+    summary="The incident's action log (oldest first)",
+    responses=documented(ActionLog, "The action log", errors=(401, 403, 404)),
+)
+async def incident_actions(
+    incident_id: IncidentId, caller: Viewer, services: ServicesDep
+) -> JSONResponse:
+    await _visible(caller, services, incident_id)
+    items = await run_in_threadpool(
+        services.store.actions.history, caller.scope, "incident", incident_id
+    )
+    return respond(caller, ActionLog(items=items))
+
+
+@router.post(
+    "/{incident_id}/actions",
+    summary="Act on an incident: acknowledge, assign, comment, investigate, resolve, "
+    "false_positive, reopen",
+    responses=documented(ActionResult, "The incident's new state", errors=(401, 403, 404)),
+)
+async def act_on_incident(
+    incident_id: IncidentId,
+    body: ActionRequest,
+    request: Request,
+    caller: Triager,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    result = await act(
+        services,
+        caller,
+        "incident",
+        incident_id,
+        body,
+        idempotency_key,
+        request.headers.get("x-request-id"),
+    )
+    return respond(caller, result)

@@ -1,0 +1,179 @@
+"""Triage actions on alerts and incidents: acknowledge, assign, comment, investigate, resolve,
+mark false positive, reopen, and (alerts) suppress similar.
+
+Each action is appended to the target's log (the state is derived from it) and to the audit
+trail. An `Idempotency-Key` header makes a retried request record the action once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from fenghuo.api.deps import Caller, Services
+from fenghuo.api.problems import Problem
+from fenghuo.api.views import ActionResult
+from fenghuo.model.ids import stable_id
+from fenghuo.store.base import (
+    ActionKind,
+    AlertQuery,
+    AnalystAction,
+    AuditEntry,
+    NotFoundError,
+    Scope,
+    TargetKind,
+)
+
+# Similar alerts a single suppress_similar marks at most (the rest stay as they are).
+MAX_SIMILAR = 1000
+
+
+class ActionRequest(BaseModel):
+    action: ActionKind
+    assignee: str | None = Field(
+        default=None, max_length=200, description="for assign: who (null unassigns)"
+    )
+    comment: str = Field(default="", max_length=10_000, description="a note kept with the action")
+
+
+def _check(kind: TargetKind, body: ActionRequest) -> None:
+    if body.action is ActionKind.COMMENT and not body.comment.strip():
+        raise Problem(422, "Invalid request", "a comment action needs a non-empty comment")
+    if body.action is ActionKind.SUPPRESS_SIMILAR and kind != "alert":
+        raise Problem(422, "Invalid request", "suppress_similar applies to alerts")
+    if body.action is not ActionKind.ASSIGN and body.assignee is not None:
+        raise Problem(422, "Invalid request", "assignee is only for the assign action")
+
+
+def _action_id(caller: Caller, target: str, idempotency_key: str | None) -> str:
+    if idempotency_key:
+        return stable_id("action", caller.key.id, target, idempotency_key)
+    return uuid.uuid4().hex
+
+
+def _record(
+    services: Services,
+    caller: Caller,
+    kind: TargetKind,
+    target_id: str,
+    body: ActionRequest,
+    action_id: str,
+    details: dict[str, object],
+) -> ActionResult:
+    store = services.store
+    action = AnalystAction(
+        id=action_id,
+        target_kind=kind,
+        target_id=target_id,
+        kind=body.action,
+        actor=caller.actor,
+        role=caller.key.role.value,
+        at=dt.datetime.now(dt.UTC),
+        assignee=body.assignee,
+        comment=body.comment,
+        details=details,
+    )
+    try:
+        state = store.actions.record(caller.scope, action)
+    except NotFoundError:
+        raise Problem(404, "Not found", f"no {kind} {target_id}") from None
+    return ActionResult(target_kind=kind, target_id=target_id, state=state, action_id=action_id)
+
+
+def _similar(
+    services: Services, scope: Scope, alert_id: str
+) -> tuple[list[str], dict[str, object]]:
+    view = services.store.alerts.get(scope, alert_id)
+    if view is None:
+        raise Problem(404, "Not found", f"no alert {alert_id}")
+    alert = view.alert
+    details: dict[str, object] = {
+        "detector": alert.detector,
+        "tenant_id": alert.tenant_id,
+        "host_id": alert.host_id,
+    }
+    query = AlertQuery(
+        detectors=frozenset({alert.detector}), tenant=alert.tenant_id, host_id=alert.host_id
+    )
+    ids: list[str] = []
+    cursor: str | None = None
+    while len(ids) < MAX_SIMILAR:
+        page = services.store.alerts.list(scope, query, limit=200, cursor=cursor)
+        ids += [
+            v.alert.id
+            for v in page.items
+            if v.alert.id != alert_id and v.alert.tenant_id == alert.tenant_id
+        ]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return ids[:MAX_SIMILAR], details
+
+
+def _act(
+    services: Services,
+    caller: Caller,
+    kind: TargetKind,
+    target_id: str,
+    body: ActionRequest,
+    idempotency_key: str | None,
+    request_id: str | None,
+) -> ActionResult:
+    _check(kind, body)
+    action_id = _action_id(caller, f"{kind}:{target_id}", idempotency_key)
+    details: dict[str, object] = {}
+    similar: list[str] = []
+    if body.action is ActionKind.SUPPRESS_SIMILAR:
+        similar, details = _similar(services, caller.scope, target_id)
+    result = _record(services, caller, kind, target_id, body, action_id, details)
+    for other in similar:
+        _record(services, caller, kind, other, body, stable_id(action_id, other), details)
+    services.store.audit.append(
+        AuditEntry(
+            id=stable_id("audit", action_id),
+            at=dt.datetime.now(dt.UTC),
+            actor=caller.actor,
+            role=caller.key.role.value,
+            action=f"{kind}.{body.action.value}",
+            target=f"{kind}:{target_id}",
+            tenant_id=_target_tenant(services, caller.scope, kind, target_id),
+            request_id=request_id,
+            details={"action_id": action_id, "similar": len(similar), **details},
+        )
+    )
+    return ActionResult(
+        target_kind=kind,
+        target_id=target_id,
+        state=result.state,
+        action_id=action_id,
+        applied_to=1 + len(similar),
+    )
+
+
+def _target_tenant(
+    services: Services, scope: Scope, kind: TargetKind, target_id: str
+) -> str | None:
+    if kind == "alert":
+        view = services.store.alerts.get(scope, target_id)
+        return view.alert.tenant_id if view else None
+    incident = services.store.incidents.get(scope, target_id)
+    if incident is None or not incident.incident.tenants:
+        return None
+    return incident.incident.tenants[0]
+
+
+async def act(
+    services: Services,
+    caller: Caller,
+    kind: TargetKind,
+    target_id: str,
+    body: ActionRequest,
+    idempotency_key: str | None,
+    request_id: str | None,
+) -> ActionResult:
+    return await run_in_threadpool(
+        _act, services, caller, kind, target_id, body, idempotency_key, request_id
+    )
