@@ -279,6 +279,11 @@ class IncidentRepository(Protocol):
         """Keep, per id, the version with the latest `updated_at` (ties: the larger encoding,
         so any order gives the same document); analyst state is untouched."""
 
+    def delete(self, ids: Iterable[str]) -> int:
+        """Remove these incidents (the correlator retired them: merged into another, or
+        renamed) with their analyst state; the append-only action log keeps what was done to
+        them. Unknown ids are skipped; returns how many were removed."""
+
     def get(self, scope: Scope, incident_id: str) -> IncidentView | None: ...
 
     def list(

@@ -150,6 +150,13 @@ class EsIncidents:
             written += self._es.read_merge_write("incidents", incident.id, change)
         return written
 
+    def delete(self, ids: Iterable[str]) -> int:
+        """Delete each incident's document (its analyst state goes with it; the action log
+        is another index and stays) wherever it lives behind the alias, found by a real-time
+        GET so that a document written a moment ago is found; conditional on the version read,
+        so a concurrent rewrite is read again first."""
+        return sum(self._es.delete("incidents", incident_id) for incident_id in sorted(set(ids)))
+
     def get(self, scope: Scope, incident_id: str) -> IncidentView | None:
         source = self._es.visible_source(
             "incidents", es_docs.incident_query(scope, IncidentQuery(), [incident_id])

@@ -113,6 +113,28 @@ class Indices:
         msg = f"{kind} {doc_id}: still conflicting after {MAX_ATTEMPTS} attempts"
         raise StoreError(msg)
 
+    def delete(self, kind: str, doc_id: str) -> bool:
+        """Delete a document by id under optimistic concurrency; False if there was none."""
+        for _attempt in range(MAX_ATTEMPTS):
+            found = self.locate(kind, doc_id)
+            if found is None:
+                return False
+            try:
+                self.client.delete(
+                    index=found.index,
+                    id=doc_id,
+                    if_seq_no=found.seq_no,
+                    if_primary_term=found.primary_term,
+                    refresh=self.refresh,
+                )
+            except ConflictError:
+                continue  # rewritten since we read it: read again
+            except NotFoundError:
+                return False  # deleted by someone else in between
+            return True
+        msg = f"{kind} {doc_id}: delete still conflicting after {MAX_ATTEMPTS} attempts"
+        raise StoreError(msg)
+
     def search(self, kind: str, **kwargs: Any) -> dict[str, Any]:
         body: dict[str, Any] = self.client.search(index=self.names.alias(kind), **kwargs).body
         return body

@@ -306,6 +306,32 @@ class SqliteIncidents:
                 )
         return written
 
+    def delete(self, ids: Iterable[str]) -> int:
+        """Remove incidents (with their search rows and derived analyst state); the action log
+        keeps their history. Unknown ids are skipped; returns how many were removed."""
+        targets = sorted(set(ids))
+        if not targets:
+            return 0
+        deleted = 0
+        with self._writer.transaction() as db:
+            for incident_id in targets:
+                row = db.execute(
+                    "SELECT rowid FROM incidents WHERE id = ?", (incident_id,)
+                ).fetchone()
+                if row is None:
+                    continue
+                # No delete trigger keeps incidents_fts in step (migration 1), so do it here.
+                db.execute("DELETE FROM incidents_fts WHERE rowid = ?", (row[0],))
+                db.execute("DELETE FROM incident_tenants WHERE incident_id = ?", (incident_id,))
+                db.execute("DELETE FROM incident_hosts WHERE incident_id = ?", (incident_id,))
+                db.execute(
+                    "DELETE FROM analyst_state WHERE target_kind = 'incident' AND target_id = ?",
+                    (incident_id,),
+                )
+                db.execute("DELETE FROM incidents WHERE id = ?", (incident_id,))
+                deleted += 1
+        return deleted
+
     def get(self, scope: Scope, incident_id: str) -> IncidentView | None:
         where = _incident_where(scope, IncidentQuery())
         where.add("i.id = ?", incident_id)

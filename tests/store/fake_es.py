@@ -182,6 +182,25 @@ class FakeElasticsearch:
         docs[id] = (self.seq, _copy(document))
         return Response(result="created" if current is None else "updated")
 
+    def delete(
+        self,
+        *,
+        index: str,
+        id: str,
+        if_seq_no: int | None = None,
+        if_primary_term: int | None = None,
+        refresh: bool = False,
+    ) -> Response:
+        docs = self.docs.get(self._index_of(index), {})
+        current = docs.get(id)
+        if current is None:
+            raise _error(NotFoundError, 404, "not_found")
+        if if_seq_no is not None and current[0] != if_seq_no:
+            raise _error(ConflictError, 409, "version_conflict_engine_exception")
+        self.seq += 1
+        del docs[id]
+        return Response(result="deleted")
+
     def _select(self, index: str, query: dict[str, Any] | None) -> list[tuple[str, str, Any]]:
         concrete = self._index_of(index)
         return [
