@@ -105,7 +105,9 @@ def _similar(
         ids += [
             v.alert.id
             for v in page.items
-            if v.alert.id != alert_id and v.alert.tenant_id == alert.tenant_id
+            if v.alert.id != alert_id
+            # The query's tenant and host filters are looser (either role; None = any host).
+            and (v.alert.tenant_id, v.alert.host_id) == (alert.tenant_id, alert.host_id)
         ]
         cursor = page.next_cursor
         if cursor is None:
