@@ -82,6 +82,8 @@ class Redactor:
                 self._hide("vm", vm.instance_id)
                 for ip in vm.ips:
                     self._hide("ip", str(ip))
+                for interface in vm.interfaces:
+                    self._hide("eni", interface)
             for container in host.containers:
                 if container.tenant == self.own_tenant:
                     continue
