@@ -180,7 +180,8 @@ def _tenant_values(doc: Any) -> Iterable[str | None]:
             elif isinstance(value, dict | list | tuple):
                 yield from _tenant_values(value)
             elif name == "type" and value == "tenant" and isinstance(doc.get("id"), str):
-                yield doc["id"]
+                # An entity names the tenant itself; a graph node's id is "tenant:<id>".
+                yield doc["id"].removeprefix("tenant:")
     elif isinstance(doc, list | tuple):
         for item in doc:
             yield from _tenant_values(item)
