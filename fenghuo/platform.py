@@ -121,12 +121,13 @@ class ApiServer:
         self.thread.join(timeout=10)
 
 
-def rotate_demo_key(keys: KeyRepository) -> str:
-    """A fresh demo ingest key for this run of `fenghuo up`; earlier demo keys are revoked."""
+def rotate_demo_key(keys: KeyRepository, role: Role = Role.INGEST) -> str:
+    """A fresh demo key of `role` for this run of `fenghuo up`; earlier ones are revoked."""
+    name = f"demo-{role.value.replace('_', '-')}"
     for key in keys.list():
-        if key.name == "demo-ingest" and key.revoked_at is None:
+        if key.name == name and key.revoked_at is None:
             keys.revoke(key.id)
-    _key, token = keys.create(Role.INGEST, name="demo-ingest")
+    _key, token = keys.create(role, name=name)
     return token
 
 
@@ -234,6 +235,9 @@ def run_up(
             f"           curl -H 'Authorization: Bearer {token}' --data-binary @FILE "
             f"{url}/api/v1/ingest/FORMAT"
         )
+        analyst = rotate_demo_key(services.store.keys, Role.SOC_ANALYST)
+        echo(f"analyst key {analyst}  (demo soc_analyst key, shown once)")
+        echo(f"           curl -H 'Authorization: Bearer {analyst}' {url}/api/v1/incidents")
         job = start_stream_job(settings, inventory.path, broker.bootstrap, echo)
         stack.callback(job.stop)
         watched: list[Callable[[], str | None]] = [
