@@ -319,6 +319,39 @@ class AuditRepository(Protocol):
         """Newest first; a tenant scope sees only entries about that tenant."""
 
 
+class SuppressionRule(msgspec.Struct, frozen=True, kw_only=True):
+    """Future alerts like these are not raised (the detection engine counts them instead).
+
+    Created by an analyst's "suppress similar" on an alert (Elastic's rule exceptions, Falco's
+    exceptions, GuardDuty's suppression rules): it matches the alert's detector, tenant (as
+    victim or actor) and host, from `created_at` until `until` (None: until revoked)."""
+
+    id: str
+    detector: str
+    tenant_id: str | None = None
+    host_id: str | None = None
+    reason: str = ""
+    created_by: str
+    created_at: UtcDatetime
+    until: UtcDatetime | None = None
+    source_alert: str | None = None
+    revoked_at: UtcDatetime | None = None
+
+    def active(self, at: dt.datetime) -> bool:
+        return self.revoked_at is None and (self.until is None or at < self.until)
+
+
+class SuppressionRepository(Protocol):
+    def add(self, rule: SuppressionRule) -> SuppressionRule:
+        """Store a rule; adding the same id again keeps the first (idempotent retries)."""
+
+    def list(self, scope: Scope, *, include_revoked: bool = False) -> list[SuppressionRule]:
+        """Oldest first (created_at, then id); a tenant scope sees the rules about its tenant."""
+
+    def revoke(self, scope: Scope, rule_id: str) -> bool:
+        """False when the rule is unknown, outside the scope or already revoked."""
+
+
 class KeyRepository(Protocol):
     def create(
         self, role: Role, tenant_id: str | None = None, name: str = ""
@@ -348,6 +381,9 @@ class Store(Protocol):
 
     @property
     def keys(self) -> KeyRepository: ...
+
+    @property
+    def suppressions(self) -> SuppressionRepository: ...
 
     def close(self) -> None: ...
 

@@ -50,6 +50,7 @@ from fenghuo.store.base import (
 )
 from fenghuo.store.elastic_io import Found, Indices, check_limit, page_cursor
 from fenghuo.store.elastic_logs import EsActions, EsAudit, EsKeys
+from fenghuo.store.elastic_suppressions import EsSuppressions
 
 
 class EsAlerts:
@@ -204,6 +205,7 @@ class ElasticStore:
         self._actions = EsActions(self._es)
         self._audit = EsAudit(self._es)
         self._keys = EsKeys(self._es)
+        self._suppressions = EsSuppressions(self._es)
 
     @classmethod
     def connect(cls, url: str, *, prefix: str = "fenghuo-") -> ElasticStore:
@@ -229,14 +231,15 @@ class ElasticStore:
         its write alias unless the alias exists. Safe to run at every start."""
         client, names = self._es.client, self._es.names
         client.ilm.put_lifecycle(name=names.policy, policy=es_docs.ilm_policy())
-        for kind in (*es_docs.ROLLED, "keys"):
+        for kind in (*es_docs.ROLLED, *es_docs.PLAIN):
             client.indices.put_index_template(**es_docs.index_template(names, kind))
         for kind in es_docs.ROLLED:
             if client.indices.exists_alias(name=names.alias(kind)):
                 continue
             self._create(names.first_index(kind), {names.alias(kind): {"is_write_index": True}})
-        if not client.indices.exists(index=names.keys):
-            self._create(names.keys, None)
+        for kind in es_docs.PLAIN:
+            if not client.indices.exists(index=names.plain(kind)):
+                self._create(names.plain(kind), None)
 
     def _create(self, index: str, aliases: dict[str, dict[str, Any]] | None) -> None:
         try:
@@ -251,13 +254,14 @@ class ElasticStore:
         # Wildcard deletes are refused by default (action.destructive_requires_name): resolve
         # the concrete indices first.
         found = client.indices.get(
-            index=[names.pattern(k) for k in es_docs.ROLLED] + [names.keys],
+            index=[names.pattern(k) for k in es_docs.ROLLED]
+            + [names.plain(k) for k in es_docs.PLAIN],
             ignore_unavailable=True,
             allow_no_indices=True,
         ).body
         if found:
             client.indices.delete(index=sorted(found))
-        for kind in (*es_docs.ROLLED, "keys"):
+        for kind in (*es_docs.ROLLED, *es_docs.PLAIN):
             client.options(ignore_status=404).indices.delete_index_template(
                 name=f"{names.prefix}{kind}"
             )
@@ -282,6 +286,10 @@ class ElasticStore:
     @property
     def keys(self) -> EsKeys:
         return self._keys
+
+    @property
+    def suppressions(self) -> EsSuppressions:
+        return self._suppressions
 
     def close(self) -> None:
         self._es.client.close()

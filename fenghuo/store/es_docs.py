@@ -57,9 +57,17 @@ class IndexNames:
     def first_index(self, kind: str) -> str:
         return f"{self.prefix}{kind}-000001"
 
+    def plain(self, kind: str) -> str:
+        """A small index that is not rolled over (keys, suppressions)."""
+        return f"{self.prefix}{kind}"
+
     @property
     def keys(self) -> str:
-        return f"{self.prefix}keys"
+        return self.plain("keys")
+
+    @property
+    def suppressions(self) -> str:
+        return self.plain("suppressions")
 
     @property
     def policy(self) -> str:
@@ -67,6 +75,7 @@ class IndexNames:
 
 
 ROLLED = ("alerts", "incidents", "actions", "audit")
+PLAIN = ("keys", "suppressions")
 
 _KEYWORD = {"type": "keyword"}
 _DATE = {"type": "date"}
@@ -223,9 +232,12 @@ def index_template(names: IndexNames, kind: str) -> dict[str, Any]:
         settings["index.lifecycle.rollover_alias"] = names.alias(kind)
     return {
         "name": f"{names.prefix}{kind}",
-        "index_patterns": [names.pattern(kind)] if kind in ROLLED else [names.keys],
+        "index_patterns": [names.pattern(kind)] if kind in ROLLED else [names.plain(kind)],
         "priority": TEMPLATE_PRIORITY,
-        "template": {"settings": settings, "mappings": _mappings(kind) if kind != "keys" else KEYS},
+        "template": {
+            "settings": settings,
+            "mappings": _mappings(kind) if kind in ROLLED else PLAIN_MAPPINGS[kind],
+        },
         "meta": {"managed_by": "fenghuo"},
     }
 
@@ -241,6 +253,20 @@ KEYS: dict[str, Any] = {
         "revoked_at": _DATE,
     },
 }
+
+# A rule's fields at the top level (filters), the rule itself under `doc` (not indexed).
+SUPPRESSIONS: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {
+        "id": _KEYWORD,
+        "tenant_id": _KEYWORD,
+        "created_at": _DATE,
+        "revoked_at": _DATE,
+        "doc": {"type": "object", "enabled": False},
+    },
+}
+
+PLAIN_MAPPINGS = {"keys": KEYS, "suppressions": SUPPRESSIONS}
 
 
 def _iso(time: dt.datetime | None) -> str | None:

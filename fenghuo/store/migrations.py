@@ -141,7 +141,19 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN
 END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1_BASE, _V2_REPOSITORY)
+# Suppression rules from "suppress similar" (fenghuo.store.base.SuppressionRule).
+_V3_SUPPRESSIONS = """
+CREATE TABLE suppressions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    tenant_id TEXT,
+    revoked_at TEXT,
+    doc TEXT NOT NULL
+);
+CREATE INDEX suppressions_tenant ON suppressions (tenant_id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1_BASE, _V2_REPOSITORY, _V3_SUPPRESSIONS)
 
 
 def migrate(db: sqlite3.Connection) -> int:

@@ -40,6 +40,7 @@ from fenghuo.store.base import (
     newer_incident,
 )
 from fenghuo.store.keys import KeyStore
+from fenghuo.store.sqlite_suppressions import SqliteSuppressions
 
 _ENC = msgspec.json.Encoder()
 _STATE = msgspec.json.Decoder(AnalystState)
@@ -492,6 +493,7 @@ class SqliteStore:
         self._actions = SqliteActions(self._writer)
         self._audit = SqliteAudit(self._writer)
         self._keys = KeyStore(path)
+        self._suppressions = SqliteSuppressions(self._writer)
 
     @property
     def alerts(self) -> SqliteAlerts:
@@ -512,6 +514,10 @@ class SqliteStore:
     @property
     def keys(self) -> KeyStore:
         return self._keys
+
+    @property
+    def suppressions(self) -> SqliteSuppressions:
+        return self._suppressions
 
     def close(self) -> None:
         self._writer.close()

@@ -58,7 +58,11 @@ def _matches(doc_id: str, source: dict[str, Any], query: dict[str, Any] | None) 
     (kind, body), *_ = query.items()
     if kind == "bool":
         clauses = [*body.get("filter", []), *body.get("must", [])]
-        return all(_matches(doc_id, source, c) for c in clauses)
+        return all(_matches(doc_id, source, c) for c in clauses) and not any(
+            _matches(doc_id, source, c) for c in body.get("must_not", [])
+        )
+    if kind == "exists":
+        return bool(_values(source, body["field"]))
     if kind == "term":
         ((field, value),) = body.items()
         return value in _values(source, field)

@@ -29,6 +29,7 @@ from fenghuo.store.base import (
     NotFoundError,
     Scope,
     Store,
+    SuppressionRule,
     at_least,
 )
 from fenghuo.store.keys import Role
@@ -592,3 +593,37 @@ def test_keys_through_the_store(store: Store) -> None:
     assert store.keys.revoke(key.id) is True
     assert store.keys.verify(token) is None
     assert store.keys.revoke(key.id) is False
+
+
+def rule(ident: str, tenant: str | None, **fields: object) -> SuppressionRule:
+    base = SuppressionRule(
+        id=ident,
+        detector="vmm-crash",
+        tenant_id=tenant,
+        host_id="hv-01",
+        created_by="analyst",
+        created_at=T0,
+    )
+    return msgspec.structs.replace(base, **fields)
+
+
+def test_suppressions_are_scoped_idempotent_and_revocable(store: Store) -> None:
+    first = store.suppressions.add(rule("r1", "acme", reason="fuzzing lab"))
+    assert first.reason == "fuzzing lab"
+    again = store.suppressions.add(rule("r1", "acme", reason="a retry with other words"))
+    assert again == first  # the first add wins
+    store.suppressions.add(rule("r2", "globex", until=T0 + dt.timedelta(days=1)))
+    store.suppressions.add(rule("r0", None, created_at=T0 + dt.timedelta(seconds=1)))
+    assert [r.id for r in store.suppressions.list(ALL)] == ["r1", "r2", "r0"]
+    assert [r.id for r in store.suppressions.list(ACME)] == ["r1"]
+    assert store.suppressions.revoke(GLOBEX, "r1") is False  # outside the scope
+    assert store.suppressions.revoke(ACME, "r1") is True
+    assert store.suppressions.revoke(ACME, "r1") is False  # already revoked
+    assert store.suppressions.revoke(ALL, "nope") is False
+    assert [r.id for r in store.suppressions.list(ALL)] == ["r2", "r0"]
+    revoked = [r for r in store.suppressions.list(ACME, include_revoked=True) if r.id == "r1"]
+    assert revoked[0].revoked_at is not None
+    assert not revoked[0].active(T0)
+    later = store.suppressions.list(GLOBEX)[0]
+    assert later.active(T0)
+    assert not later.active(T0 + dt.timedelta(days=2))
