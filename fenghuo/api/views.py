@@ -5,7 +5,14 @@ from __future__ import annotations
 import msgspec
 
 from fenghuo.model.alert import Alert
-from fenghuo.store.base import AlertView, AnalystAction, AnalystState, IncidentView, TargetKind
+from fenghuo.store.base import (
+    AlertView,
+    AnalystAction,
+    AnalystState,
+    IncidentView,
+    SuppressionRule,
+    TargetKind,
+)
 
 
 class AlertPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -36,3 +43,10 @@ class ActionResult(msgspec.Struct, frozen=True, kw_only=True):
     state: AnalystState
     action_id: str
     applied_to: int = 1  # targets the action was recorded on (suppress_similar: all similar)
+    suppression_id: str | None = None  # suppress_similar: the rule for future alerts
+
+
+class SuppressionList(msgspec.Struct, frozen=True, kw_only=True):
+    """Rules that keep future alerts like an analyst's example from being raised."""
+
+    items: list[SuppressionRule]

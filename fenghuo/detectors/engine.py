@@ -18,7 +18,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -44,6 +44,12 @@ def window_start(at: dt.datetime, window: dt.timedelta) -> dt.datetime:
 
 def alert_id(detector: str, dedup_key: str, start: dt.datetime) -> str:
     return stable_id("alert", detector, dedup_key, start.isoformat())
+
+
+class AlertMatcher(Protocol):
+    """A suppression rule from outside the configuration (e.g. the store's analyst rules)."""
+
+    def matches(self, alert: Alert) -> bool: ...
 
 
 @dataclass
@@ -102,6 +108,7 @@ class DetectionEngine:
         *,
         allowed_lateness: dt.timedelta = dt.timedelta(minutes=5),
         clock: Callable[[], dt.datetime] = _utc_now,
+        live_suppressions: Callable[[], Sequence[AlertMatcher]] | None = None,
     ) -> None:
         self.detectors = {d.meta.id: d for d in detectors}
         self._by_input: dict[type[Event], list[Detector]] = {}
@@ -114,6 +121,8 @@ class DetectionEngine:
         self.clock = clock
         self.failures: Counter[str] = Counter()  # per detector: events or timers that raised
         self.suppressed: Counter[str] = Counter()
+        # Rules analysts add while the job runs ("suppress similar"), beside the configured ones.
+        self.live_suppressions = live_suppressions
 
     # --- routing ------------------------------------------------------------------------------
 
@@ -221,12 +230,17 @@ class DetectionEngine:
             if previous is None:
                 timers.append(self._window_end(detector, merged))
             state.open_alerts[alert.id] = merged
-            suppression = self.config.suppressed(merged)
-            if suppression is not None:
+            if self._suppressed(merged):
                 self.suppressed[detector.meta.id] += 1
                 continue
             alerts.append(merged)
         return Step(None if self._idle(detector, state) else state, timers, alerts)
+
+    def _suppressed(self, alert: Alert) -> bool:
+        if self.config.suppressed(alert) is not None:
+            return True
+        live = self.live_suppressions() if self.live_suppressions is not None else ()
+        return any(rule.matches(alert) for rule in live)
 
     def _alert(self, detector: Detector, key: str, finding: Finding) -> Alert:
         meta = detector.meta

@@ -340,6 +340,16 @@ class SuppressionRule(msgspec.Struct, frozen=True, kw_only=True):
     def active(self, at: dt.datetime) -> bool:
         return self.revoked_at is None and (self.until is None or at < self.until)
 
+    def matches(self, alert: Alert) -> bool:
+        """Exactly the analyst's "similar": same detector, victim tenant and host (a rule
+        made from an alert without a host matches alerts without one)."""
+        return (
+            self.active(alert.first_seen)
+            and alert.detector == self.detector
+            and alert.tenant_id == self.tenant_id
+            and alert.host_id == self.host_id
+        )
+
 
 class SuppressionRepository(Protocol):
     def add(self, rule: SuppressionRule) -> SuppressionRule:

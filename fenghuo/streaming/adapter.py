@@ -35,8 +35,10 @@ from fenghuo.ingest.routing import UNATTRIBUTED_KEY
 from fenghuo.inventory import InventoryStore
 from fenghuo.model import Event, decode_event
 from fenghuo.model.alert import Alert, encode_alert
+from fenghuo.store.sqlite import SqliteStore
 from fenghuo.streaming.flush import is_watermark_flush
 from fenghuo.streaming.keyed import KeyedRunner, Slot, from_millis, to_millis
+from fenghuo.streaming.suppressions import StoreSuppressions
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ class EngineSpec:
     detectors: tuple[Detector, ...] | None = None  # None: every registered detector
     out_of_orderness: dt.timedelta = dt.timedelta(seconds=5)
     allowed_lateness: dt.timedelta = dt.timedelta(minutes=5)
+    # The SQLite store whose analyst suppression rules apply live (None: configured rules only).
+    suppressions_db: Path | None = None
 
     def build(self) -> DetectionEngine:
         detectors: Sequence[Detector] = (
@@ -66,8 +70,16 @@ class EngineSpec:
             else DetectionConfig()
         )
         inventory = InventoryStore(self.inventory)  # re-read when the file changes
+        live = None
+        if self.suppressions_db is not None:
+            db = self.suppressions_db
+            live = StoreSuppressions(lambda: SqliteStore(db))
         return DetectionEngine(
-            detectors, inventory.current, config, allowed_lateness=self.allowed_lateness
+            detectors,
+            inventory.current,
+            config,
+            allowed_lateness=self.allowed_lateness,
+            live_suppressions=live,
         )
 
 

@@ -190,6 +190,7 @@ def stream_spec(
             detection_config=config.resolve() if config is not None else None,
             detectors=tuple(detectors) if detectors is not None else None,
             out_of_orderness=bound,
+            suppressions_db=settings.db_path.resolve() if store and cluster is None else None,
         ),
         flink=FlinkOptions(
             parallelism=parallelism or settings.stream_parallelism,

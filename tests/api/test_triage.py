@@ -108,3 +108,38 @@ def test_every_action_is_in_the_audit_trail(api: SeededApi, hour: Hour) -> None:
     ]
     assert entries[1].tenant_id == alert.tenant_id
     assert entries[1].request_id is not None
+
+
+def test_suppress_similar_leaves_a_rule_for_future_alerts(api: SeededApi, hour: Hour) -> None:
+    alert = next(a for a in hour.alerts if a.tenant_id and a.host_id)
+    until = "2027-01-01T00:00:00Z"
+    answer = act(api, "alerts", alert.id, action="suppress_similar", comment="lab", until=until)
+    rule_id = answer.json()["suppression_id"]
+    rules = api.get("admin", "/api/v1/suppressions").json()["items"]
+    assert [
+        (r["id"], r["detector"], r["tenant_id"], r["host_id"], r["reason"], r["source_alert"])
+        for r in rules
+    ] == [(rule_id, alert.detector, alert.tenant_id, alert.host_id, "lab", alert.id)]
+    assert rules[0]["until"].startswith("2027-01-01T00:00:00")
+    assert api.store.suppressions.list(Scope.everything())[0].id == rule_id  # what the job reads
+    own, other = (
+        f"viewer:{alert.tenant_id}",
+        next(f"viewer:{t}" for t in hour.tenants if t != alert.tenant_id),
+    )
+    assert [r["id"] for r in api.get(own, "/api/v1/suppressions").json()["items"]] == [rule_id]
+    assert api.get(other, "/api/v1/suppressions").json()["items"] == []
+    assert (
+        api.client.delete(f"/api/v1/suppressions/{rule_id}", headers=api.auth(own)).status_code
+        == 403
+    )
+    revoke = api.client.delete(f"/api/v1/suppressions/{rule_id}", headers=api.auth("soc_analyst"))
+    assert revoke.status_code == 204
+    again = api.client.delete(f"/api/v1/suppressions/{rule_id}", headers=api.auth("soc_analyst"))
+    assert again.status_code == 404
+    assert api.get("admin", "/api/v1/suppressions").json()["items"] == []
+    revoked = api.get("admin", "/api/v1/suppressions", include_revoked="true").json()["items"]
+    assert revoked[0]["revoked_at"] is not None
+    actions = [e.action for e in api.store.audit.list(Scope.everything()).items]
+    assert actions[:2] == ["suppression.revoke", "alert.suppress_similar"]
+    wrong = act(api, "alerts", alert.id, action="acknowledge", until=until)
+    assert wrong.status_code == 422

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from fenghuo.api.deps import Caller, Services
@@ -24,6 +24,7 @@ from fenghuo.store.base import (
     AuditEntry,
     NotFoundError,
     Scope,
+    SuppressionRule,
     TargetKind,
 )
 
@@ -37,6 +38,9 @@ class ActionRequest(BaseModel):
         default=None, max_length=200, description="for assign: who (null unassigns)"
     )
     comment: str = Field(default="", max_length=10_000, description="a note kept with the action")
+    until: AwareDatetime | None = Field(
+        default=None, description="for suppress_similar: when the rule ends (null: until revoked)"
+    )
 
 
 def _check(kind: TargetKind, body: ActionRequest) -> None:
@@ -46,6 +50,8 @@ def _check(kind: TargetKind, body: ActionRequest) -> None:
         raise Problem(422, "Invalid request", "suppress_similar applies to alerts")
     if body.action is not ActionKind.ASSIGN and body.assignee is not None:
         raise Problem(422, "Invalid request", "assignee is only for the assign action")
+    if body.action is not ActionKind.SUPPRESS_SIMILAR and body.until is not None:
+        raise Problem(422, "Invalid request", "until is only for the suppress_similar action")
 
 
 def _action_id(caller: Caller, target: str, idempotency_key: str | None) -> str:
@@ -128,8 +134,11 @@ def _act(
     action_id = _action_id(caller, f"{kind}:{target_id}", idempotency_key)
     details: dict[str, object] = {}
     similar: list[str] = []
+    rule = None
     if body.action is ActionKind.SUPPRESS_SIMILAR:
         similar, details = _similar(services, caller.scope, target_id)
+        rule = _suppression(services, caller, target_id, body, action_id, details)
+        details = {**details, "suppression_id": rule.id}
     result = _record(services, caller, kind, target_id, body, action_id, details)
     for other in similar:
         _record(services, caller, kind, other, body, stable_id(action_id, other), details)
@@ -152,7 +161,37 @@ def _act(
         state=result.state,
         action_id=action_id,
         applied_to=1 + len(similar),
+        suppression_id=rule.id if rule is not None else None,
     )
+
+
+def _suppression(
+    services: Services,
+    caller: Caller,
+    alert_id: str,
+    body: ActionRequest,
+    action_id: str,
+    similar: dict[str, object],
+) -> SuppressionRule:
+    """The rule that keeps future similar alerts from being raised (the running detection job
+    reads the store's rules every few seconds)."""
+    return services.store.suppressions.add(
+        SuppressionRule(
+            id=stable_id("suppression", action_id),
+            detector=str(similar["detector"]),
+            tenant_id=_text_or_none(similar["tenant_id"]),
+            host_id=_text_or_none(similar["host_id"]),
+            reason=body.comment,
+            created_by=caller.actor,
+            created_at=dt.datetime.now(dt.UTC),
+            until=body.until,
+            source_alert=alert_id,
+        )
+    )
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def _target_tenant(
