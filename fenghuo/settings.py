@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8080, ge=1, le=65535)
     ingest_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     ingest_retry_after_s: int = Field(default=5, ge=1)
+    # Request bodies of every other route (ingest has its own limit above).
+    api_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # After this many failed authentications (401) within the window, a client address gets 429
+    # until the window has passed; at most this many addresses are tracked (oldest evicted).
+    auth_failure_limit: int = Field(default=20, ge=1)
+    auth_failure_window_s: float = Field(default=60.0, gt=0)
+    auth_failure_max_addresses: int = Field(default=10_000, ge=1)
 
     # The streaming detection job (`fenghuo stream`).
     detection_config: Path | None = None  # suppressions and per-detector settings (YAML)

@@ -7,8 +7,24 @@ from fastapi import FastAPI
 
 from fenghuo import __version__
 from fenghuo.api.deps import Services
+from fenghuo.api.limits import BodyLimit, RequestId
+from fenghuo.api.metrics import ApiMetrics, MetricsMiddleware, RouteTemplates
+from fenghuo.api.metrics import router as metrics_router
 from fenghuo.api.problems import install_problem_handlers
-from fenghuo.api.routes import alerts, health, incidents, ingest
+from fenghuo.api.ratelimit import AuthFailureLimiter
+from fenghuo.api.routes import (
+    alerts,
+    audit,
+    detectors,
+    health,
+    hosts,
+    incidents,
+    ingest,
+    keys,
+    stats,
+    suppressions,
+    tenants,
+)
 from fenghuo.api.schemas import install_openapi
 
 
@@ -27,5 +43,17 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(ingest.router, prefix="/api/v1")
     app.include_router(alerts.router, prefix="/api/v1")
     app.include_router(incidents.router, prefix="/api/v1")
+    app.include_router(suppressions.router, prefix="/api/v1")
+    for ops in (tenants, hosts, detectors, stats, audit, keys):
+        app.include_router(ops.router, prefix="/api/v1")
+    app.include_router(metrics_router)
+    # Outermost last: request id, then metrics (which see the body limit's 413s), then limits.
+    limiter = AuthFailureLimiter.from_settings(services.settings)
+    app.state.auth_limiter = limiter
+    app.state.metrics = ApiMetrics(services.store, limiter)
+    app.add_middleware(BodyLimit, max_bytes=services.settings.api_max_body_bytes)
+    templates = RouteTemplates(lambda: app.openapi().get("paths", {}))
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics, templates=templates)
+    app.add_middleware(RequestId)
     install_openapi(app)
     return app

@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 
 from fenghuo.api.problems import Problem
 from fenghuo.api.pseudonyms import Redactor
+from fenghuo.api.ratelimit import record_failure, refuse_if_limited
 from fenghuo.ingest.pipeline import Ingestor
 from fenghuo.inventory.index import InventoryIndex
 from fenghuo.settings import Settings
@@ -43,14 +44,17 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 def _caller(request: Request, services: ServicesDep) -> ApiKey:
+    refuse_if_limited(request)
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
+        record_failure(request)
         raise Problem(
             401, "Missing API key", "send Authorization: Bearer <key>", headers=_CHALLENGE
         )
     key = services.store.keys.verify(token.strip())
     if key is None:
+        record_failure(request)
         raise Problem(401, "Invalid API key", "the key is unknown or revoked", headers=_CHALLENGE)
     request.state.key = key
     return key
