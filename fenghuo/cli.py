@@ -16,9 +16,11 @@ from fenghuo.errors import FenghuoError
 from fenghuo.ingest.parsers import FORMATS, RawLine, RecordError, raw_lines
 from fenghuo.model import encode_event
 from fenghuo.settings import get_settings
-from fenghuo.store.keys import ApiKeyError, KeyStore, Role
+from fenghuo.store.factory import open_store
+from fenghuo.store.keys import ApiKeyError, Role
 
 FORMAT_CHOICE = click.Choice(FORMATS)
+_CLI_ACTOR = "cli"  # the actor of audit entries written by the command line
 
 
 def _fail(message: str) -> None:
@@ -319,18 +321,29 @@ def keys() -> None:
 @click.option("--tenant", "tenant_id", help="the tenant a tenant_viewer key may see")
 @click.option("--name", default="", help="a label for the key (shown in audit records)")
 def keys_create(role: str, tenant_id: str | None, name: str) -> None:
-    store = KeyStore(get_settings().db_path)
+    from fenghuo.api.routes.keys import key_audit
+
+    store = open_store(get_settings())
     try:
-        key, token = store.create(Role(role), tenant_id, name)
-    except ApiKeyError as exc:
-        raise click.ClickException(str(exc)) from None
+        try:
+            key, token = store.keys.create(Role(role), tenant_id, name)
+        except ApiKeyError as exc:
+            raise click.ClickException(str(exc)) from None
+        store.audit.append(key_audit("key.create", key, _CLI_ACTOR, Role.ADMIN.value))
+    finally:
+        store.close()
     click.echo(f"created key {key.id} ({key.name}, role {key.role.value}); it is shown once:")
     click.echo(token)
 
 
 @keys.command("list")
 def keys_list() -> None:
-    for key in KeyStore(get_settings().db_path).list():
+    store = open_store(get_settings())
+    try:
+        keys = store.keys.list()
+    finally:
+        store.close()
+    for key in keys:
         state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
         click.echo(f"{key.id}  {key.role.value:<13} {key.tenant_id or '-':<12} {key.name}  {state}")
 
@@ -338,8 +351,16 @@ def keys_list() -> None:
 @keys.command("revoke")
 @click.argument("key_id")
 def keys_revoke(key_id: str) -> None:
-    if not KeyStore(get_settings().db_path).revoke(key_id):
-        _fail(f"no active key {key_id}")
+    from fenghuo.api.routes.keys import key_audit
+
+    store = open_store(get_settings())
+    try:
+        if not store.keys.revoke(key_id):
+            _fail(f"no active key {key_id}")
+        key = next(k for k in store.keys.list() if k.id == key_id)
+        store.audit.append(key_audit("key.revoke", key, _CLI_ACTOR, Role.ADMIN.value))
+    finally:
+        store.close()
     click.echo(f"revoked {key_id}")
 
 
