@@ -282,6 +282,37 @@ def stream(
 
 
 @main.command()
+@click.option("--inventory", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--bootstrap", help="Kafka bootstrap servers (default from settings)")
+@click.option("--group", "group_id", help="consumer group (default <topic prefix>correlate)")
+@click.option(
+    "--from-beginning/--from-committed",
+    default=True,
+    show_default=True,
+    help="rebuild the graph from the earliest alert (restart-safe), or resume at the group's "
+    "committed offsets with an empty graph",
+)
+def correlate(
+    inventory: Path | None, bootstrap: str | None, group_id: str | None, from_beginning: bool
+) -> None:
+    """Run the correlator service: alerts topic in, incidents topic and store out, until
+    Ctrl-C."""
+    from fenghuo.graph.runner import run_service
+    from fenghuo.platform import inventory_store, wait_for_signal
+
+    settings = get_settings()
+    run_service(
+        settings,
+        inventory_store(settings, inventory),
+        bootstrap=bootstrap or settings.kafka_bootstrap,
+        group_id=group_id,
+        from_beginning=from_beginning,
+        wait=wait_for_signal,
+        echo=click.echo,
+    )
+
+
+@main.command()
 @click.option(
     "--samples",
     type=click.Path(file_okay=False, path_type=Path),

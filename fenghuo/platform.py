@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 from confluent_kafka.admin import AdminClient
@@ -36,6 +37,9 @@ from fenghuo.store.base import KeyRepository
 from fenghuo.store.factory import open_store
 from fenghuo.store.keys import Role
 from fenghuo.streaming.child import StreamJobProcess
+
+if TYPE_CHECKING:
+    from fenghuo.graph.runner import ServiceThread
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +187,19 @@ def start_stream_job(
     return job
 
 
+def start_correlator_thread(
+    settings: Settings, inventory: InventoryStore, bootstrap: str, echo: Callable[[str], None]
+) -> ServiceThread:
+    """The correlator service as a thread of `fenghuo up` (pure Python, no process needed):
+    alerts topic in, incidents topic and the store out. The embedded broker starts empty, so
+    its graph starts empty too."""
+    from fenghuo.graph.runner import describe, start_correlator
+
+    running = start_correlator(settings, inventory, bootstrap)
+    echo(f"correlate  {describe(settings)}")
+    return running
+
+
 def simulated_inventory(settings: Settings, world: World) -> Path:
     path = settings.data_dir / "simulated-inventory.yaml"
     path.write_text(world.inventory_yaml(), encoding="utf-8")
@@ -243,6 +260,9 @@ def run_up(
         watched: list[Callable[[], str | None]] = [
             lambda: None if job.running else f"the stream job exited:\n{job.tail()}"
         ]
+        correlator = start_correlator_thread(settings, inventory, broker.bootstrap, echo)
+        stack.callback(correlator.stop)
+        watched.append(correlator.failure)
         if world is None:
             root = samples or default_samples_dir()
             if root is None:

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,19 +19,25 @@ import pytest
 
 from fenghuo.demo.samples import demo_inventory_path, sample_files
 from fenghuo.evaluate import ScoredAlert, matches
+from fenghuo.graph import correlate
 from fenghuo.ingest.kafka.broker import EmbeddedBroker, free_port
 from fenghuo.ingest.kafka.consume import read_messages
 from fenghuo.ingest.kafka.topics import Topics
+from fenghuo.inventory import InventoryStore
 from fenghuo.model.alert import Alert
+from fenghuo.model.incident import Incident
 from fenghuo.platform import LIVE_ROUND
 from fenghuo.simulate.config import SimulationConfig
 from fenghuo.simulate.generate import Generator, create_world
 from fenghuo.store.alerts import AlertStore
+from fenghuo.store.base import Scope
+from fenghuo.store.sqlite import SqliteStore
 from fenghuo.streaming.replay_files import InputSpec, run_replay
 from tests.streaming.scenario import comparable
 from tests.streaming.support import poll
 
 pytestmark = pytest.mark.kafka
+ALL = Scope.everything()
 
 FLOW = (
     "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes "
@@ -91,9 +97,23 @@ def test_up_starts_everything_ingests_samples_and_stops_cleanly(
         # the store holds exactly replay's alerts.
         store = AlertStore(tmp_path / "var" / "fenghuo.db")
         poll("the samples' alerts in the store", store.all, same_as(expected), timeout=120)
+        # The correlator ran over them: the store's incidents are correlate()'s over its alerts.
+        db = SqliteStore(tmp_path / "var" / "fenghuo.db")
+        incidents = db.incidents
+        index = InventoryStore(demo_inventory_path()).current()
+        want = without_updated_at(correlate(store.all(), index))
+        assert want  # the samples' attacks make incidents
+        poll(
+            "the samples' incidents in the store",
+            lambda: without_updated_at(v.incident for v in incidents.list(ALL, limit=500).items),
+            want.__eq__,
+            timeout=30,
+        )
+        db.close()
         store.close()
         output = "\n".join(lines)
         assert f"127.0.0.1:{broker_port}" in output
+        assert any(line.startswith("correlate  ") for line in lines), output
         ingested = [line for line in lines if line.startswith("ingested")]
         assert len(ingested) == 17  # every shared sample file
         token = next(line.split()[2] for line in lines if line.startswith("ingest key"))
@@ -115,6 +135,14 @@ def test_up_starts_everything_ingests_samples_and_stops_cleanly(
             httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
     assert "cancelling job" in (tmp_path / "var" / "stream.log").read_text()
     assert not jvms_under(tmp_path)
+
+
+def without_updated_at(incidents: Iterable[Incident]) -> list[Incident]:
+    """Ordered by id, without the correlator service's processing-time stamp."""
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return sorted(
+        (msgspec.structs.replace(i, updated_at=epoch) for i in incidents), key=lambda i: i.id
+    )
 
 
 def same_as(expected: list[Alert]) -> Callable[[list[Alert]], bool]:

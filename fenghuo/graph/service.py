@@ -1,0 +1,426 @@
+"""The correlator as a long-running service (`fenghuo correlate`, and a thread of `fenghuo up`):
+`fenghuo.alerts` in; incidents out to `fenghuo.incidents` (key = incident id, a null value when
+an incident is retired) and to the store.
+
+Why its own process and not a Flink operator: the correlator is one graph across every key
+(an incident joins alerts of different tenants, hosts and partitions). As a keyed Flink operator it
+would have to run on a single constant key at parallelism 1 with the whole graph pickled into
+keyed state at every checkpoint, which buys Flink's restart machinery at the price of
+serialising the graph, and nothing else. Here it is plain Python with a Kafka consumer.
+
+One poll batch at a time: decode the alerts (a record that is not an alert goes to the
+dead-letter topic with the reason, the service goes on), feed them to `Correlator.add_many`
+with the current inventory, publish the changed incidents and a tombstone per retired id, and
+wait for the broker's acknowledgement; upsert the changed incidents into the store and delete
+the retired ids; only then commit the batch's offsets. A failed publish or store write (broker
+or store down) is retried with backoff before anything else is read: at least once.
+
+`updated_at` on what the service writes is its own processing time, strictly increasing: the
+store keeps per id the version with the latest `updated_at` (`IncidentRepository.upsert`), and
+the correlator's own `updated_at` (the latest `detected_at` of the incident's alerts) can go
+back (a version of an alert with an earlier `detected_at`, an alert leaving in a split) or stay
+equal while the incident changes, which would leave an older version in the store. Every other
+field is `correlate()`'s.
+
+Restart: the graph is rebuilt by reading `fenghuo.alerts` again from the earliest offset (the
+default, `from_beginning`). The incidents depend only on the set of alert versions (see
+`correlator`), the graph forgets by event time anyway, and rewriting an incident is idempotent,
+so this needs no state of its own; the topic's retention must exceed the correlator's. The
+group's committed offsets mark how far the last run got: up to them (the rebuild) an incident
+the store already holds unchanged is neither written nor published again. A run that stopped
+between a write and its commit (a crash) may have written incidents that the rebuilt graph,
+batching differently, never names again; the store's incidents near the end of its time range
+that the rebuilt graph does not hold are therefore suspects, deleted once one of their alerts
+turns up in another incident (and forgotten once they are older than the retention).
+
+Rebuilding reads partitions side by side; an alert read more than the correlator's lateness bound
+(`retention - max windows`, 2 h 45 min by default) after newer ones on another partition may
+miss partners that decayed. Fetches are kept small so that partitions interleave finely.
+
+One instance per group: partitions are assigned by the service itself (every partition of the
+topic, no group rebalancing), because the graph is global. The group id only keeps the
+committed offsets. A second instance would do the same work again (harmlessly).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import cast
+
+import msgspec
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
+
+from fenghuo.errors import BrokerUnavailableError, FenghuoError
+from fenghuo.graph.correlator import Correlator, CorrelatorConfig
+from fenghuo.graph.grading import GradingPolicy, load_policy
+from fenghuo.ingest.kafka.producer import OutMessage, Publisher
+from fenghuo.ingest.kafka.topics import Topics
+from fenghuo.ingest.parsers import RecordError
+from fenghuo.ingest.routing import dead_letter_message
+from fenghuo.inventory.index import InventoryIndex
+from fenghuo.model.alert import Alert, decode_alert
+from fenghuo.model.incident import Incident, encode_incident
+from fenghuo.store.base import IncidentQuery, Scope, Store
+from fenghuo.store.retry import is_transient
+
+log = logging.getLogger(__name__)
+
+ALL = Scope.everything()
+DLQ_FORMAT = "alert"  # the dead letter's key and `format`: what the record should have been
+# librdkafka hands over a null value for None; OutMessage types its value as bytes.
+TOMBSTONE = cast(bytes, None)
+
+
+class CorrelatorServiceError(FenghuoError):
+    """The correlator service cannot go on (a fatal consumer error, a bug)."""
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    bootstrap: str
+    topics: Topics = field(default_factory=Topics)
+    group_id: str = "fenghuo.correlate"
+    from_beginning: bool = True  # rebuild the graph from the earliest offset (see the module)
+    batch_size: int = 1000  # records per poll and per `add_many`
+    poll_timeout_s: float = 0.5
+    publish_timeout_s: float = 15.0
+    retry_max_s: float = 10.0  # the longest wait between retries of a failed write
+    correlator: CorrelatorConfig = field(default_factory=CorrelatorConfig)
+
+
+@dataclass
+class ServiceStats:
+    batches: int = 0
+    alerts: int = 0
+    dead_lettered: int = 0
+    published: int = 0  # incident versions and tombstones acknowledged
+    written: int = 0  # incidents upserted into the store
+    deleted: int = 0  # incident ids deleted from the store (retired, or stale suspects)
+
+
+@dataclass
+class _Batch:
+    alerts: list[Alert]
+    dead: list[OutMessage]
+    offsets: dict[int, int]  # partition -> next offset to read
+    rebuild: bool  # every record was below the committed offsets of the last run
+
+
+class CorrelatorService:
+    """Consume, correlate, publish, store, commit; `run(stop)` blocks until `stop` is set."""
+
+    def __init__(
+        self,
+        config: ServiceConfig,
+        store: Store,
+        inventory: Callable[[], InventoryIndex | None],
+        *,
+        policy: GradingPolicy | None = None,
+        clock: Callable[[], dt.datetime] = _utc_now,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.inventory = inventory
+        self.clock = clock
+        self.correlator = Correlator(
+            None, config.correlator, policy if policy is not None else load_policy()
+        )
+        self.stats = ServiceStats()
+        self.ready = threading.Event()  # partitions assigned
+        self.caught_up = threading.Event()  # past the last run's committed offsets
+        self._marks: dict[int, int] = {}
+        self._suspects: dict[str, Incident] = {}
+        self._newest: dt.datetime | None = None
+        self._last_stamp = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+    # --- the loop ------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        consumer = self._open_consumer(stop)
+        if consumer is None:
+            return  # stopped while waiting for the topic
+        publisher = Publisher(
+            self.config.bootstrap,
+            client_id="fenghuo-correlate",
+            delivery_timeout=self.config.publish_timeout_s,
+        )
+        try:
+            self.ready.set()
+            while not stop.is_set():
+                records = consumer.consume(self.config.batch_size, self.config.poll_timeout_s)
+                batch = self._decode([m for m in records if _ok(m)])
+                if batch is None:
+                    continue
+                if not self._process(batch, publisher, stop):
+                    return  # stopped before the batch was written: it is not committed
+                self._commit(consumer, batch.offsets)
+        finally:
+            publisher.close()
+            consumer.close()
+
+    def _process(self, batch: _Batch, publisher: Publisher, stop: threading.Event) -> bool:
+        """Correlate one batch, then publish and store what changed; False if stopped first."""
+        self.correlator.inventory = self.inventory()
+        changed = self.correlator.add_many(batch.alerts)
+        retired = list(self.correlator.retired)
+        for alert in batch.alerts:
+            if self._newest is None or alert.last_seen > self._newest:
+                self._newest = alert.last_seen
+        if batch.rebuild:
+            changed = [i for i in changed if not self._stored_unchanged(i)]
+        stale = self._stale_suspects()
+        gone = sorted({*retired, *stale})
+        versions = [self._stamped(i) for i in changed]
+        messages = [
+            *batch.dead,
+            *(self._incident_message(i.id, encode_incident(i)) for i in versions),
+            *(self._incident_message(ident, TOMBSTONE) for ident in gone),
+        ]
+        if messages and not self._retry(
+            "publish", stop, lambda: publisher.publish(messages, self.config.publish_timeout_s)
+        ):
+            return False
+        if versions and not self._retry(
+            "store write", stop, lambda: self.store.incidents.upsert(versions)
+        ):
+            return False
+        if gone and not self._retry("store delete", stop, lambda: self._delete(gone)):
+            return False
+        self.stats.batches += 1
+        self.stats.alerts += len(batch.alerts)
+        self.stats.dead_lettered += len(batch.dead)
+        self.stats.published += len(messages) - len(batch.dead)
+        self.stats.written += len(versions)
+        return True
+
+    def _incident_message(self, ident: str, value: bytes) -> OutMessage:
+        return OutMessage(topic=self.config.topics.incidents, key=ident.encode(), value=value)
+
+    def _delete(self, ids: Sequence[str]) -> None:
+        self.stats.deleted += self.store.incidents.delete(ids)
+
+    def _stamped(self, incident: Incident) -> Incident:
+        stamp = max(self.clock(), self._last_stamp + dt.timedelta(microseconds=1))
+        self._last_stamp = stamp
+        return msgspec.structs.replace(incident, updated_at=stamp)
+
+    def _stored_unchanged(self, incident: Incident) -> bool:
+        view = self.store.incidents.get(ALL, incident.id)
+        if view is None:
+            return False
+        stored = msgspec.structs.replace(
+            view.incident, updated_at=incident.updated_at, status=incident.status
+        )
+        return stored == incident
+
+    def _retry(self, what: str, stop: threading.Event, action: Callable[[], object]) -> bool:
+        """Run `action` until it succeeds, backing off after each transient failure (a broker
+        that does not acknowledge, a busy or unreachable store); False if stopped meanwhile."""
+        delay = 0.1
+        while True:
+            try:
+                action()
+            except BrokerUnavailableError as exc:
+                log.warning("correlator: %s failed (%s), retrying in %.1f s", what, exc, delay)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                log.warning("correlator: %s failed (%s), retrying in %.1f s", what, exc, delay)
+            else:
+                return True
+            if stop.wait(delay):
+                return False
+            delay = min(delay * 2, self.config.retry_max_s)
+
+    # --- records -------------------------------------------------------------------------
+
+    def _decode(self, records: Sequence[Message]) -> _Batch | None:
+        if not records:
+            return None
+        alerts: list[Alert] = []
+        dead: list[OutMessage] = []
+        offsets: dict[int, int] = {}
+        rebuild = True
+        for record in records:
+            partition, offset = record.partition(), record.offset()
+            if partition is None or offset is None:  # never for a consumed record
+                continue
+            offsets[partition] = max(offsets.get(partition, 0), offset + 1)
+            rebuild = rebuild and offset < self._marks.get(partition, 0)
+            value = record.value()
+            try:
+                if value is None:
+                    msg = "a record without a value (expected an alert)"
+                    raise CorrelatorServiceError(msg)
+                alerts.append(decode_alert(value))
+            except (msgspec.DecodeError, CorrelatorServiceError) as exc:
+                where = f"{record.topic()}[{partition}]@{offset}"
+                log.warning("correlator: %s is not an alert (%s): dead-lettered", where, exc)
+                dead.append(self._dead_letter(where, value, str(exc)))
+        if not rebuild:
+            self.caught_up.set()
+        return _Batch(alerts, dead, offsets, rebuild)
+
+    def _dead_letter(self, where: str, value: bytes | None, reason: str) -> OutMessage:
+        error = RecordError(
+            format=DLQ_FORMAT,
+            source=where,
+            line=None,
+            reason=reason,
+            raw=(value or b"").decode("utf-8", errors="backslashreplace"),
+        )
+        return dead_letter_message(error, self.config.topics, "correlate", self.clock())
+
+    # --- Kafka ---------------------------------------------------------------------------
+
+    def _open_consumer(self, stop: threading.Event) -> Consumer | None:
+        topic = self.config.topics.alerts
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.config.bootstrap,
+                "group.id": self.config.group_id,
+                "client.id": "fenghuo-correlate",
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "auto.offset.reset": "earliest",
+                "fetch.wait.max.ms": 100,
+                # Small fetches interleave the partitions finely while the graph is rebuilt.
+                "max.partition.fetch.bytes": 256 * 1024,
+            }
+        )
+        try:
+            partitions = _partitions(consumer, topic, stop)
+            if partitions is None:
+                consumer.close()
+                return None
+            committed = consumer.committed(
+                [TopicPartition(topic, p) for p in partitions], timeout=10
+            )
+            self._marks = {tp.partition: tp.offset for tp in committed if tp.offset >= 0}
+            if self.config.from_beginning:
+                start = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions]
+                if self._marks:
+                    self._suspects = self._load_suspects()
+            else:
+                start = [
+                    TopicPartition(topic, p, self._marks.get(p, OFFSET_BEGINNING))
+                    for p in partitions
+                ]
+                self._marks = {}
+            consumer.assign(start)
+        except BaseException:
+            consumer.close()
+            raise
+        if not self._marks:
+            self.caught_up.set()
+        log.info(
+            "correlator: reading %s (%d partitions) from %s; last run's offsets %s",
+            topic,
+            len(partitions),
+            "the beginning" if self.config.from_beginning else "the committed offsets",
+            self._marks or "none",
+        )
+        return consumer
+
+    def _commit(self, consumer: Consumer, offsets: dict[int, int]) -> None:
+        topic = self.config.topics.alerts
+        try:
+            consumer.commit(
+                offsets=[TopicPartition(topic, p, o) for p, o in sorted(offsets.items())],
+                asynchronous=False,
+            )
+        except KafkaException as exc:
+            # The next batch's commit covers this one; a restart re-reads from the beginning.
+            log.warning("correlator: offset commit failed (%s)", exc)
+
+    # --- what a crashed run may have left behind -----------------------------------------
+
+    def _load_suspects(self) -> dict[str, Incident]:
+        """The store's incidents within the retention of its newest one: those a run that
+        stopped between write and commit may have left; checked as the graph is rebuilt."""
+        newest = self.store.incidents.list(ALL, limit=1).items
+        if not newest:
+            return {}
+        since = newest[0].incident.first_seen - self.config.correlator.retention
+        found: dict[str, Incident] = {}
+        cursor: str | None = None
+        while True:
+            page = self.store.incidents.list(
+                ALL, IncidentQuery(since=since), limit=500, cursor=cursor
+            )
+            found.update((v.incident.id, v.incident) for v in page.items)
+            if page.next_cursor is None:
+                return found
+            cursor = page.next_cursor
+
+    def _stale_suspects(self) -> list[str]:
+        """Suspects the graph now contradicts: not an incident in memory, yet one of their
+        alerts is in another incident (each alert is in exactly one)."""
+        if not self._suspects or self._newest is None:
+            return []
+        held = {i.id: i for i in self.correlator.incidents()}
+        placed = {a for i in held.values() for a in i.alert_ids}
+        horizon = self._newest - self.config.correlator.retention
+        stale = []
+        for ident, incident in list(self._suspects.items()):
+            if ident in held or incident.last_seen < horizon:
+                del self._suspects[ident]  # confirmed, or final before the graph got there
+            elif placed.intersection(incident.alert_ids):
+                del self._suspects[ident]
+                stale.append(ident)
+        if stale:
+            log.info("correlator: %d incidents of an interrupted run are stale", len(stale))
+        return stale
+
+
+def _ok(record: Message) -> bool:
+    err = record.error()
+    if err is None:
+        return True
+    if err.fatal():
+        raise CorrelatorServiceError(str(err))
+    return False  # transient (a partition leader moving): librdkafka retries by itself
+
+
+def _partitions(consumer: Consumer, topic: str, stop: threading.Event) -> list[int] | None:
+    """The topic's partition ids, waiting for it to exist (None if stopped first)."""
+    error = "no answer"
+    warned = time.monotonic()
+    while not stop.is_set():
+        try:
+            md = consumer.list_topics(topic, timeout=2.0)
+        except KafkaException as exc:
+            error = str(exc)
+        else:
+            found = md.topics.get(topic)
+            if found is not None and found.error is None and found.partitions:
+                return sorted(found.partitions)
+            error = str(found.error) if found is not None else "unknown topic"
+        if time.monotonic() - warned > 30:
+            log.warning("correlator: waiting for topic %s (%s)", topic, error)
+            warned = time.monotonic()
+        stop.wait(0.2)  # polling interval while the topic is being created
+    return None
+
+
+def incidents_of(messages: Iterable[tuple[bytes | None, bytes | None]]) -> dict[str, bytes]:
+    """What a compacted `fenghuo.incidents` says: per key, the last value unless a tombstone
+    came after it (for tools and tests reading the topic back)."""
+    last: dict[str, bytes] = {}
+    for key, value in messages:
+        if key is None:
+            continue
+        if value is None:
+            last.pop(key.decode(), None)
+        else:
+            last[key.decode()] = value
+    return last

@@ -1,0 +1,253 @@
+"""The correlator service on the embedded broker and a real SQLite store: the simulated hour's
+alerts (with earlier versions, shuffled) give, in the store and on the incidents topic, exactly
+`correlate()`'s incidents; a restart, even one after a crash between write and commit, ends
+with the same incidents; a record that is not an alert is dead-lettered and the service goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+import pytest
+from confluent_kafka import Consumer
+
+from fenghuo.graph import correlate
+from fenghuo.graph.runner import ServiceThread
+from fenghuo.graph.service import CorrelatorService, ServiceConfig, incidents_of
+from fenghuo.ingest.kafka.broker import EmbeddedBroker
+from fenghuo.ingest.kafka.consume import count_messages, read_messages
+from fenghuo.ingest.kafka.producer import OutMessage, Publisher
+from fenghuo.ingest.kafka.topics import Topics
+from fenghuo.inventory import InventoryStore
+from fenghuo.inventory.index import InventoryIndex
+from fenghuo.model.alert import Alert, Severity, encode_alert
+from fenghuo.model.incident import Incident, decode_incident
+from fenghuo.simulate import SimulationConfig, run_simulate
+from fenghuo.store.base import Scope
+from fenghuo.store.sqlite import SqliteStore
+from fenghuo.streaming.replay import fold_alerts
+from fenghuo.streaming.replay_files import InputSpec, run_replay
+from tests.graph import support
+from tests.streaming.support import poll
+
+ALL = Scope.everything()
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass
+class Hour:
+    index: InventoryIndex
+    versions: list[Alert]  # what is published: earlier versions and finals, shuffled
+    expected: list[Incident]  # correlate() over them, as `fenghuo replay --incidents` writes
+
+
+def earlier_version(alert: Alert, rng: random.Random) -> Alert:
+    """A version the detection job could have emitted before this one: less evidence, an
+    earlier end, sometimes a lower severity, fewer entities. Folding it with the final version
+    gives the final version back."""
+    lower = Severity.LOW if alert.severity.rank > Severity.LOW.rank else alert.severity
+    return msgspec.structs.replace(
+        alert,
+        severity=lower if rng.random() < 0.3 else alert.severity,
+        last_seen=alert.first_seen,
+        evidence=alert.evidence[:1],
+        evidence_count=min(alert.evidence_count, 1),
+        entities=tuple(e for e in alert.entities if e.type != "ip" or rng.random() < 0.5),
+        detected_at=alert.detected_at + dt.timedelta(seconds=rng.randint(1, 90)),
+    )
+
+
+@pytest.fixture(scope="module")
+def hour(tmp_path_factory: pytest.TempPathFactory) -> Hour:
+    """The default simulated hour (seed 7, every attack kind) through `run_replay` (without
+    the trained baseline of tests/graph/test_simulated_hour.py: it only adds one detector)."""
+    tmp = tmp_path_factory.mktemp("service-hour")
+    root = tmp / "hour"
+    run_simulate(SimulationConfig(), root)
+    specs = [
+        InputSpec(e["format"], root / e["path"], e["host"])
+        for e in json.loads((root / "manifest.json").read_text())
+        if e["events"]
+    ]
+    inventory = root / "inventory.yaml"
+    outcome = run_replay(inventory, specs, tmp / "alerts.jsonl", incidents_out=tmp / "inc.jsonl")
+    finals = outcome.result.alerts
+    rng = random.Random(7)
+    versions = [*finals, *(earlier_version(a, rng) for a in finals if rng.random() < 0.6)]
+    rng.shuffle(versions)
+    assert fold_alerts(versions) == finals
+    index = InventoryStore(inventory).current()
+    expected = correlate(versions, index)
+    assert expected == outcome.incidents  # what `fenghuo replay --incidents` wrote
+    assert len(expected) > 10
+    return Hour(index, versions, expected)
+
+
+def alert_message(topics: Topics, alert: Alert) -> OutMessage:
+    return OutMessage(
+        topic=topics.alerts,
+        key=(alert.tenant_id or "_unattributed").encode(),
+        value=encode_alert(alert),
+    )
+
+
+def publish(broker: EmbeddedBroker, messages: Sequence[OutMessage]) -> None:
+    with Publisher(broker.bootstrap, client_id="fenghuo-test") as publisher:
+        publisher.publish(messages)
+
+
+def comparable(incidents: Sequence[Incident]) -> list[Incident]:
+    """Ordered by id, without `updated_at` (the service stamps its processing time)."""
+    return sorted(
+        (msgspec.structs.replace(i, updated_at=EPOCH) for i in incidents), key=lambda i: i.id
+    )
+
+
+def stored(store: SqliteStore) -> list[Incident]:
+    return [v.incident for v in store.incidents.list(ALL, limit=999).items]
+
+
+def on_topic(broker: EmbeddedBroker, topics: Topics) -> list[Incident]:
+    """The last non-tombstone value per key on the incidents topic (what compaction keeps)."""
+    count = count_messages(broker.bootstrap, topics.incidents, idle_timeout=0.5)
+    records = read_messages(broker.bootstrap, topics.incidents, count, timeout=30)
+    return [decode_incident(v) for v in incidents_of((r.key, r.value) for r in records).values()]
+
+
+def started(
+    service: type[CorrelatorService],
+    config: ServiceConfig,
+    store: SqliteStore,
+    index: InventoryIndex,
+) -> ServiceThread:
+    """The service running in a thread on its own connection to the test's database."""
+    own = SqliteStore(store.path)
+    running = ServiceThread(service(config, own, lambda: index), own)
+    running.start()
+    return running
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[SqliteStore]:
+    store = SqliteStore(tmp_path / "fenghuo.db")
+    yield store
+    store.close()
+
+
+def wait_for_incidents(store: SqliteStore, expected: list[Incident], timeout: float = 60) -> None:
+    target = comparable(expected)
+    poll("the incidents in the store", lambda: comparable(stored(store)), target.__eq__, timeout)
+
+
+def test_the_service_gives_replays_incidents_in_the_store_and_on_the_topic(
+    broker: EmbeddedBroker, topics: Topics, hour: Hour, sqlite_store: SqliteStore
+) -> None:
+    config = ServiceConfig(broker.bootstrap, topics, group_id=f"g-{uuid.uuid4().hex}")
+    running = started(CorrelatorService, config, sqlite_store, hour.index)
+    try:
+        publish(broker, [alert_message(topics, a) for a in hour.versions])
+        wait_for_incidents(sqlite_store, hour.expected)
+        assert comparable(on_topic(broker, topics)) == comparable(hour.expected)
+        assert running.failure() is None
+        stats = running.service.stats
+        assert stats.alerts == len(hour.versions)
+        assert stats.dead_lettered == 0
+    finally:
+        running.stop()
+
+
+def test_a_restart_mid_stream_ends_with_the_same_incidents(
+    broker: EmbeddedBroker, topics: Topics, hour: Hour, sqlite_store: SqliteStore
+) -> None:
+    config = ServiceConfig(broker.bootstrap, topics, f"g-{uuid.uuid4().hex}", batch_size=100)
+    messages = [alert_message(topics, a) for a in hour.versions]
+    third = len(messages) // 3
+    first = started(CorrelatorService, config, sqlite_store, hour.index)
+    publish(broker, messages[:third])
+    poll("the first run's progress", lambda: first.service.stats.alerts, third.__le__, 30)
+    publish(broker, messages[third : 2 * third])  # the first run stops while these arrive
+    first.stop()
+    assert first.failure() is None
+    publish(broker, messages[2 * third :])
+    second = started(CorrelatorService, config, sqlite_store, hour.index)
+    try:
+        wait_for_incidents(sqlite_store, hour.expected)
+        # Exactly replay's incidents: none twice, no retired id left behind, on the topic too.
+        assert sqlite_store.incidents.count(ALL) == len(hour.expected)
+        assert comparable(on_topic(broker, topics)) == comparable(hour.expected)
+        # The rebuild did not write again what the first run had stored unchanged.
+        assert second.service.stats.written < len(hour.expected) + first.service.stats.written
+    finally:
+        second.stop()
+
+
+class CrashAfterWrite(CorrelatorService):
+    """Dies between the store write and the offset commit of the batch holding `alert_id`."""
+
+    crash_on = "a"
+
+    def _commit(self, consumer: Consumer, offsets: dict[int, int]) -> None:
+        if self.crash_on in {a for i in self.correlator.incidents() for a in i.alert_ids}:
+            raise SystemExit("crash before commit")
+        super()._commit(consumer, offsets)
+
+
+def test_a_crash_between_write_and_commit_leaves_no_stale_incident(
+    broker: EmbeddedBroker, topics: Topics, sqlite_store: SqliteStore
+) -> None:
+    index = support.inventory()
+    other = support.alert("x", at=0, host="hv-02", tenant="initech")
+    late = support.alert("a", at=20, host="hv-01")  # named first, alone: incident(a)
+    early = support.alert("b", at=18, host="hv-01")  # arrives after it, earlier: incident(b)
+    config = ServiceConfig(broker.bootstrap, topics, group_id=f"g-{uuid.uuid4().hex}")
+    first = started(CrashAfterWrite, config, sqlite_store, index)
+    publish(broker, [alert_message(topics, other)])
+    poll("x correlated", lambda: first.service.stats.alerts, (1).__eq__, 30)
+    publish(broker, [alert_message(topics, late)])
+    poll("the crash", lambda: first.failure(), lambda f: f is not None, 30)
+    assert {i.alert_ids for i in stored(sqlite_store)} == {("x",), ("a",)}
+    publish(broker, [alert_message(topics, early)])
+    second = started(CorrelatorService, config, sqlite_store, index)
+    try:
+        expected = correlate([other, late, early], index)
+        assert {i.alert_ids for i in expected} == {("x",), ("b", "a")}
+        wait_for_incidents(sqlite_store, expected, timeout=30)
+        assert comparable(on_topic(broker, topics)) == comparable(expected)
+    finally:
+        second.stop()
+
+
+def test_a_record_that_is_not_an_alert_is_dead_lettered_and_the_service_goes_on(
+    broker: EmbeddedBroker, topics: Topics, sqlite_store: SqliteStore
+) -> None:
+    index = support.inventory()
+    good = support.alert("g1", host="hv-01")
+    config = ServiceConfig(broker.bootstrap, topics, group_id=f"g-{uuid.uuid4().hex}")
+    running = started(CorrelatorService, config, sqlite_store, index)
+    try:
+        publish(
+            broker,
+            [
+                OutMessage(topic=topics.alerts, key=b"acme", value=b"not json {"),
+                OutMessage(topic=topics.alerts, key=b"acme", value=b'{"id": "half an alert"}'),
+                alert_message(topics, good),
+            ],
+        )
+        wait_for_incidents(sqlite_store, correlate([good], index), timeout=30)
+        letters = read_messages(broker.bootstrap, topics.dlq, 2, timeout=30)
+        docs = [json.loads(m.value or b"") for m in letters]
+        assert [m.key for m in letters] == [b"alert", b"alert"]
+        assert [d["raw"] for d in docs] == ["not json {", '{"id": "half an alert"}']
+        assert all(d["reason"] and d["source"].startswith(topics.alerts) for d in docs)
+        assert {d["received_via"] for d in docs} == {"correlate"}
+        assert running.failure() is None
+        assert running.service.stats.dead_lettered == 2
+    finally:
+        running.stop()
