@@ -7,8 +7,9 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
+from fenghuo.errors import FenghuoError
 from fenghuo.graph.service import CorrelatorService, CorrelatorServiceError, ServiceConfig
-from fenghuo.ingest.kafka.topics import Topics
+from fenghuo.ingest.kafka.topics import Topics, ensure_topics
 from fenghuo.inventory import InventoryStore
 from fenghuo.settings import Settings
 from fenghuo.store.base import Store
@@ -106,6 +107,13 @@ def run_service(
     echo: Callable[[str], None],
 ) -> None:
     """`fenghuo correlate`: run until `wait` returns (a signal, or the service failing)."""
+    try:
+        ensure_topics(
+            bootstrap, Topics(settings.topic_prefix), partitions=settings.topic_partitions
+        )
+    except FenghuoError as exc:
+        # The service still starts: it waits for the alerts topic and retries its publishes.
+        echo(f"warning: could not ensure topics ({exc}); continuing")
     running = start_correlator(
         settings, inventory, bootstrap, group_id=group_id, from_beginning=from_beginning
     )

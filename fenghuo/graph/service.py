@@ -27,11 +27,13 @@ default, `from_beginning`). The incidents depend only on the set of alert versio
 `correlator`), the graph forgets by event time anyway, and rewriting an incident is idempotent,
 so this needs no state of its own; the topic's retention must exceed the correlator's. The
 group's committed offsets mark how far the last run got: up to them (the rebuild) an incident
-the store already holds unchanged is neither written nor published again. A run that stopped
+the store already holds unchanged is neither written nor published again (nor a retired id it
+no longer holds, nor a dead letter). A run that stopped
 between a write and its commit (a crash) may have written incidents that the rebuilt graph,
 batching differently, never names again; the store's incidents near the end of its time range
 that the rebuilt graph does not hold are therefore suspects, deleted once one of their alerts
-turns up in another incident (and forgotten once they are older than the retention).
+turns up in another incident (and forgotten once they are older than the retention; see
+`reconcile`).
 
 Rebuilding reads partitions side by side; an alert read more than the correlator's lateness bound
 (`retention - max windows`, 2 h 45 min by default) after newer ones on another partition may
@@ -48,7 +50,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -58,6 +60,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message,
 from fenghuo.errors import BrokerUnavailableError, FenghuoError
 from fenghuo.graph.correlator import Correlator, CorrelatorConfig
 from fenghuo.graph.grading import GradingPolicy, load_policy
+from fenghuo.graph.reconcile import Suspects
 from fenghuo.ingest.kafka.producer import OutMessage, Publisher
 from fenghuo.ingest.kafka.topics import Topics
 from fenghuo.ingest.parsers import RecordError
@@ -65,7 +68,7 @@ from fenghuo.ingest.routing import dead_letter_message
 from fenghuo.inventory.index import InventoryIndex
 from fenghuo.model.alert import Alert, decode_alert
 from fenghuo.model.incident import Incident, encode_incident
-from fenghuo.store.base import IncidentQuery, Scope, Store
+from fenghuo.store.base import Scope, Store
 from fenghuo.store.retry import is_transient
 
 log = logging.getLogger(__name__)
@@ -137,8 +140,9 @@ class CorrelatorService:
         self.stats = ServiceStats()
         self.ready = threading.Event()  # partitions assigned
         self.caught_up = threading.Event()  # past the last run's committed offsets
-        self._marks: dict[int, int] = {}
-        self._suspects: dict[str, Incident] = {}
+        self._marks: dict[int, int] = {}  # partition -> the last run's committed offset
+        self._position: dict[int, int] = {}  # partition -> the next offset to read
+        self._suspects = Suspects()
         self._newest: dt.datetime | None = None
         self._last_stamp = dt.datetime.min.replace(tzinfo=dt.UTC)
 
@@ -163,6 +167,7 @@ class CorrelatorService:
                 if not self._process(batch, publisher, stop):
                     return  # stopped before the batch was written: it is not committed
                 self._commit(consumer, batch.offsets)
+                self._advance(batch.offsets)
         finally:
             publisher.close()
             consumer.close()
@@ -175,9 +180,13 @@ class CorrelatorService:
         for alert in batch.alerts:
             if self._newest is None or alert.last_seen > self._newest:
                 self._newest = alert.last_seen
-        if batch.rebuild:
+        if batch.rebuild:  # the last run wrote and published these already, unless changed
             changed = [i for i in changed if not self._stored_unchanged(i)]
-        stale = self._stale_suspects()
+            retired = [r for r in retired if self.store.incidents.get(ALL, r) is not None]
+        stale: list[str] = []
+        if self._newest is not None:
+            horizon = self._newest - self.config.correlator.retention
+            stale = self._suspects.stale(self.correlator.incidents(), horizon)
         gone = sorted({*retired, *stale})
         versions = [self._stamped(i) for i in changed]
         messages = [
@@ -201,6 +210,20 @@ class CorrelatorService:
         self.stats.published += len(messages) - len(batch.dead)
         self.stats.written += len(versions)
         return True
+
+    def _advance(self, offsets: dict[int, int]) -> None:
+        """Note how far each partition has been read; past the last run's offsets the graph
+        is rebuilt (`caught_up`)."""
+        self._position.update(offsets)
+        if self.caught_up.is_set():
+            return
+        if all(self._position.get(p, 0) >= mark for p, mark in self._marks.items()):
+            self.caught_up.set()
+            log.info(
+                "correlator: graph rebuilt from %d alerts; %d incidents in memory",
+                self.stats.alerts,
+                len(self.correlator.incidents()),
+            )
 
     def _incident_message(self, ident: str, value: bytes) -> OutMessage:
         return OutMessage(topic=self.config.topics.incidents, key=ident.encode(), value=value)
@@ -255,7 +278,8 @@ class CorrelatorService:
             if partition is None or offset is None:  # never for a consumed record
                 continue
             offsets[partition] = max(offsets.get(partition, 0), offset + 1)
-            rebuild = rebuild and offset < self._marks.get(partition, 0)
+            seen_before = offset < self._marks.get(partition, 0)  # by the last run
+            rebuild = rebuild and seen_before
             value = record.value()
             try:
                 if value is None:
@@ -263,11 +287,11 @@ class CorrelatorService:
                     raise CorrelatorServiceError(msg)
                 alerts.append(decode_alert(value))
             except (msgspec.DecodeError, CorrelatorServiceError) as exc:
+                if seen_before:
+                    continue  # the last run dead-lettered it already
                 where = f"{record.topic()}[{partition}]@{offset}"
                 log.warning("correlator: %s is not an alert (%s): dead-lettered", where, exc)
                 dead.append(self._dead_letter(where, value, str(exc)))
-        if not rebuild:
-            self.caught_up.set()
         return _Batch(alerts, dead, offsets, rebuild)
 
     def _dead_letter(self, where: str, value: bytes | None, reason: str) -> OutMessage:
@@ -309,7 +333,9 @@ class CorrelatorService:
             if self.config.from_beginning:
                 start = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions]
                 if self._marks:
-                    self._suspects = self._load_suspects()
+                    self._suspects = Suspects.load(
+                        self.store.incidents, self.config.correlator.retention
+                    )
             else:
                 start = [
                     TopicPartition(topic, p, self._marks.get(p, OFFSET_BEGINNING))
@@ -342,45 +368,6 @@ class CorrelatorService:
             # The next batch's commit covers this one; a restart re-reads from the beginning.
             log.warning("correlator: offset commit failed (%s)", exc)
 
-    # --- what a crashed run may have left behind -----------------------------------------
-
-    def _load_suspects(self) -> dict[str, Incident]:
-        """The store's incidents within the retention of its newest one: those a run that
-        stopped between write and commit may have left; checked as the graph is rebuilt."""
-        newest = self.store.incidents.list(ALL, limit=1).items
-        if not newest:
-            return {}
-        since = newest[0].incident.first_seen - self.config.correlator.retention
-        found: dict[str, Incident] = {}
-        cursor: str | None = None
-        while True:
-            page = self.store.incidents.list(
-                ALL, IncidentQuery(since=since), limit=500, cursor=cursor
-            )
-            found.update((v.incident.id, v.incident) for v in page.items)
-            if page.next_cursor is None:
-                return found
-            cursor = page.next_cursor
-
-    def _stale_suspects(self) -> list[str]:
-        """Suspects the graph now contradicts: not an incident in memory, yet one of their
-        alerts is in another incident (each alert is in exactly one)."""
-        if not self._suspects or self._newest is None:
-            return []
-        held = {i.id: i for i in self.correlator.incidents()}
-        placed = {a for i in held.values() for a in i.alert_ids}
-        horizon = self._newest - self.config.correlator.retention
-        stale = []
-        for ident, incident in list(self._suspects.items()):
-            if ident in held or incident.last_seen < horizon:
-                del self._suspects[ident]  # confirmed, or final before the graph got there
-            elif placed.intersection(incident.alert_ids):
-                del self._suspects[ident]
-                stale.append(ident)
-        if stale:
-            log.info("correlator: %d incidents of an interrupted run are stale", len(stale))
-        return stale
-
 
 def _ok(record: Message) -> bool:
     err = record.error()
@@ -410,17 +397,3 @@ def _partitions(consumer: Consumer, topic: str, stop: threading.Event) -> list[i
             warned = time.monotonic()
         stop.wait(0.2)  # polling interval while the topic is being created
     return None
-
-
-def incidents_of(messages: Iterable[tuple[bytes | None, bytes | None]]) -> dict[str, bytes]:
-    """What a compacted `fenghuo.incidents` says: per key, the last value unless a tombstone
-    came after it (for tools and tests reading the topic back)."""
-    last: dict[str, bytes] = {}
-    for key, value in messages:
-        if key is None:
-            continue
-        if value is None:
-            last.pop(key.decode(), None)
-        else:
-            last[key.decode()] = value
-    return last

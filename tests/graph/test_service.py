@@ -19,8 +19,9 @@ import pytest
 from confluent_kafka import Consumer
 
 from fenghuo.graph import correlate
+from fenghuo.graph.reconcile import incidents_of
 from fenghuo.graph.runner import ServiceThread
-from fenghuo.graph.service import CorrelatorService, ServiceConfig, incidents_of
+from fenghuo.graph.service import CorrelatorService, ServiceConfig
 from fenghuo.ingest.kafka.broker import EmbeddedBroker
 from fenghuo.ingest.kafka.consume import count_messages, read_messages
 from fenghuo.ingest.kafka.producer import OutMessage, Publisher
@@ -168,24 +169,32 @@ def test_a_restart_mid_stream_ends_with_the_same_incidents(
 ) -> None:
     config = ServiceConfig(broker.bootstrap, topics, f"g-{uuid.uuid4().hex}", batch_size=100)
     messages = [alert_message(topics, a) for a in hour.versions]
-    third = len(messages) // 3
+    part = len(messages) // 3
     first = started(CorrelatorService, config, sqlite_store, hour.index)
-    publish(broker, messages[:third])
-    poll("the first run's progress", lambda: first.service.stats.alerts, third.__le__, 30)
-    publish(broker, messages[third : 2 * third])  # the first run stops while these arrive
+    publish(broker, messages[:part])
+    poll("the first run's progress", lambda: first.service.stats.alerts, part.__le__, 30)
+    publish(broker, messages[part : 2 * part])  # the first run stops while these arrive
     first.stop()
     assert first.failure() is None
-    publish(broker, messages[2 * third :])
+    publish(broker, messages[2 * part :])
     second = started(CorrelatorService, config, sqlite_store, hour.index)
     try:
         wait_for_incidents(sqlite_store, hour.expected)
         # Exactly replay's incidents: none twice, no retired id left behind, on the topic too.
         assert sqlite_store.incidents.count(ALL) == len(hour.expected)
         assert comparable(on_topic(broker, topics)) == comparable(hour.expected)
-        # The rebuild did not write again what the first run had stored unchanged.
-        assert second.service.stats.written < len(hour.expected) + first.service.stats.written
     finally:
         second.stop()
+    # A restart with nothing new rebuilds the graph and writes, publishes and deletes nothing.
+    third = started(CorrelatorService, config, sqlite_store, hour.index)
+    try:
+        assert third.service.caught_up.wait(30)
+        assert third.service.stats.alerts == len(messages)
+        assert (third.service.stats.written, third.service.stats.published) == (0, 0)
+        assert third.service.stats.deleted == 0
+    finally:
+        third.stop()
+    assert comparable(stored(sqlite_store)) == comparable(hour.expected)
 
 
 class CrashAfterWrite(CorrelatorService):
@@ -251,3 +260,10 @@ def test_a_record_that_is_not_an_alert_is_dead_lettered_and_the_service_goes_on(
         assert running.service.stats.dead_lettered == 2
     finally:
         running.stop()
+    again = started(CorrelatorService, config, sqlite_store, index)
+    try:
+        assert again.service.caught_up.wait(30)
+        assert again.service.stats.dead_lettered == 0  # the first run dead-lettered them
+    finally:
+        again.stop()
+    assert count_messages(broker.bootstrap, topics.dlq, idle_timeout=0.5) == 2
