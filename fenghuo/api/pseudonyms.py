@@ -156,7 +156,8 @@ class Redactor:
         # "10.2.26.12" and "globex-web-1", and a search for "26 12" or "web" must not confirm
         # what a pseudonym in the viewer's alert stands for (over-blocks common tokens: safe).
         hidden_tokens = self._tenant_tokens.union(*(_tokens(real) for real in self._names))
-        reverse = {p: real for real, p in self._names.items()}
+        # A tenant's pseudonym also stands for its display name: search for the id.
+        reverse = {p: real for real, p in self._names.items()} | self._tenant_pseudonyms
         words = []
         for word in text.split():
             folded = word.casefold()
