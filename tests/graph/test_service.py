@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import random
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -267,3 +271,33 @@ def test_a_record_that_is_not_an_alert_is_dead_lettered_and_the_service_goes_on(
     finally:
         again.stop()
     assert count_messages(broker.bootstrap, topics.dlq, idle_timeout=0.5) == 2
+
+
+def test_fenghuo_correlate_runs_until_sigint(
+    broker: EmbeddedBroker, topics: Topics, tmp_path: Path
+) -> None:
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(support.INVENTORY_YAML)
+    env = {
+        **os.environ,
+        "FENGHUO_DATA_DIR": str(tmp_path / "var"),
+        "FENGHUO_TOPIC_PREFIX": topics.prefix,
+    }
+    exe = Path(sys.executable).with_name("fenghuo")
+    args = ["correlate", "--inventory", str(inventory), "--bootstrap", broker.bootstrap]
+    proc = subprocess.Popen(
+        [str(exe), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        alerts = [support.alert("c1", host="hv-01"), support.alert("c2", at=3, host="hv-01")]
+        publish(broker, [alert_message(topics, a) for a in alerts])
+        (tmp_path / "var").mkdir(exist_ok=True)
+        store = SqliteStore(tmp_path / "var" / "fenghuo.db")
+        wait_for_incidents(store, correlate(alerts, support.inventory()), timeout=30)
+        store.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, output
+    assert f"correlate  {topics.alerts} -> {topics.incidents}" in output
+    assert f"group {topics.prefix}correlate" in output
