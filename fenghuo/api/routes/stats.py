@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -108,7 +109,11 @@ def rate_series(
     ]
 
 
-def tenants_at_risk(open_ones: list[Incident]) -> list[TenantRisk]:
+def tenants_at_risk(
+    open_ones: list[Incident], shown: Callable[[str], str | None] = lambda t: t
+) -> list[TenantRisk]:
+    """Tenants named by open incidents, most severe first, then by risk, then by the id the
+    caller is shown (ordering by a real id would hint at a pseudonymised tenant's name)."""
     tenants = {t for i in open_ones for t in (*i.tenants, *i.actor_tenants)}
     risks = []
     for tenant in tenants:
@@ -125,7 +130,7 @@ def tenants_at_risk(open_ones: list[Incident]) -> list[TenantRisk]:
 
     def order(r: TenantRisk) -> tuple[int, float, str]:
         rank = r.highest_severity.rank if r.highest_severity is not None else -1
-        return (-rank, -r.risk, r.tenant_id)
+        return (-rank, -r.risk, shown(r.tenant_id) or "")
 
     return sorted(risks, key=order)
 
@@ -153,7 +158,7 @@ def statistics(
         alerts=figures_of({s.value: stats.by_severity.get(s.value, 0) for s in Severity}),
         rate=rate,
         by_detector=dict(sorted(stats.by_detector.items())),
-        tenants_at_risk=tenants_at_risk(open_ones),
+        tenants_at_risk=tenants_at_risk(open_ones, caller.redactor.tenant),
         top_hosts=[HostCount(host_id=h, alerts=n) for h, n in stats.top_hosts],
         incidents=IncidentFigures(
             total=len(incidents),
