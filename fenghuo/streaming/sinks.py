@@ -1,4 +1,5 @@
-"""Where alerts go: the `fenghuo.alerts` topic and the SQLite alert store.
+"""Where alerts go: the `fenghuo.alerts` topic and the store (SQLite by default, or
+Elasticsearch with FENGHUO_STORE=elasticsearch).
 
 The topic is written through the Flink Kafka connector's table sink, which is a KafkaSink
 underneath: a DataStream KafkaSink built from Python cannot take its record key from a field
@@ -6,10 +7,12 @@ underneath: a DataStream KafkaSink built from Python cannot take its record key 
 while the table sink's `key.fields` keys each record by tenant id, as CONTRACTS.md requires.
 Delivery is at least once (flushed on every checkpoint); consumers fold versions by alert id.
 
-The store writer upserts each alert as it passes. After a restart the job re-emits what followed
-its last checkpoint; `AlertStore.upsert` folds with `merge_alerts`, so repeats change nothing.
-A store outage (the database locked beyond its busy timeout, a full disk) is retried with
-backoff (`fenghuo.store.retry`): the job waits, back-pressured, and loses nothing.
+The store writer upserts each alert as it passes, through the configured backend's
+`AlertRepository` (`fenghuo.store.factory.open_store`; SQLite at the job's store path). After a
+restart the job re-emits what followed its last checkpoint; upserts fold with `merge_alerts`, so
+repeats change nothing. A store outage (the database locked beyond its busy timeout, a full disk,
+Elasticsearch unreachable or overloaded) is retried with backoff (`fenghuo.store.retry`): the job
+waits, back-pressured, and loses nothing.
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ from pyflink.datastream import MapFunction, RuntimeContext
 from pyflink.table import DataTypes, Schema, TableDescriptor
 
 from fenghuo.model.alert import decode_alert
-from fenghuo.store.alerts import AlertStore
+from fenghuo.settings import Settings, get_settings
+from fenghuo.store.base import AlertRepository, Store
+from fenghuo.store.factory import open_store
 from fenghuo.store.retry import with_backoff
+from fenghuo.store.sqlite import SqliteStore
 
 ALERTS_TABLE = "fenghuo_alerts_sink"
 
@@ -59,17 +65,31 @@ def attach_alerts_sink(table_env: Any, alerts: Any, bootstrap: str, topic: str) 
 
 
 class StoreWriter(MapFunction):  # type: ignore[misc]  # pyflink has no type stubs
-    """Upserts every alert into the SQLite store and passes it on unchanged."""
+    """Upserts every alert into the store and passes it on unchanged.
 
-    def __init__(self, path: Path) -> None:
+    The backend is the settings' (`settings`, else the worker's own, read when the function
+    opens): SQLite at `path`, or Elasticsearch at FENGHUO_ES_URL."""
+
+    def __init__(self, path: Path, settings: Settings | None = None) -> None:
         self.path = path
+        self.settings = settings
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self.store = AlertStore(self.path)
+        settings = self.settings or get_settings()
+        if settings.store == "sqlite":
+            self.store: Store = SqliteStore(self.path)
+        else:
+            self.store = open_store(settings)
+        self.alerts: AlertRepository = self.store.alerts
         self.stored = runtime_context.get_metrics_group().counter("alerts_stored")
 
     def map(self, value: Any) -> Any:
         alert = decode_alert(value[1])
-        with_backoff(lambda: self.store.upsert([alert]))
+        with_backoff(lambda: self.alerts.upsert([alert]))
         self.stored.inc()
         return value
+
+    def close(self) -> None:
+        store: Store | None = getattr(self, "store", None)
+        if store is not None:
+            store.close()

@@ -11,8 +11,12 @@ from typing import Any
 import pytest
 
 from fenghuo.model.alert import encode_alert
+from fenghuo.settings import Settings
 from fenghuo.store.alerts import AlertStore
+from fenghuo.store.base import Scope
 from fenghuo.store.retry import is_transient, with_backoff
+from fenghuo.store.sqlite import SqliteStore
+from fenghuo.streaming import sinks
 from fenghuo.streaming.sinks import StoreWriter
 from tests.store.test_contract import alert
 
@@ -37,7 +41,8 @@ def _hold_lock(path: Path, seconds: float, locked: threading.Event) -> None:
 def test_the_sink_waits_out_a_locked_database_and_writes_everything(tmp_path: Path) -> None:
     path = tmp_path / "fenghuo.db"
     writer = StoreWriter(path)
-    writer.store = AlertStore(path, busy_timeout=0.05)  # what open() sets up, with a short wait
+    # What open() sets up, with a short wait for the lock.
+    writer.alerts = SqliteStore(path, busy_timeout=0.05).alerts
     writer.stored = _Counter()
     locked = threading.Event()
     holder = threading.Thread(target=_hold_lock, args=(path, 1.0, locked))
@@ -50,7 +55,51 @@ def test_the_sink_waits_out_a_locked_database_and_writes_everything(tmp_path: Pa
     holder.join()
     assert time.monotonic() - started >= 0.9  # it waited for the lock ...
     assert writer.stored.count == 5
-    assert writer.store.count() == 5  # ... and lost nothing
+    assert AlertStore(path).count() == 5  # ... and lost nothing
+
+
+class _Context:
+    """The part of Flink's RuntimeContext that StoreWriter.open uses."""
+
+    def get_metrics_group(self) -> Any:
+        return self
+
+    def counter(self, _name: str) -> _Counter:
+        return _Counter()
+
+
+def test_the_sink_writes_through_the_configured_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fenghuo.store.elastic import ElasticStore
+    from tests.store.fake_es import FakeElasticsearch
+
+    model = ElasticStore(FakeElasticsearch(), "fh-")  # type: ignore[arg-type]
+    model.bootstrap()
+    opened: list[Settings] = []
+
+    def open_model(settings: Settings) -> ElasticStore:
+        opened.append(settings)
+        return model
+
+    monkeypatch.setattr(sinks, "open_store", open_model)
+    settings = Settings(store="elasticsearch", es_url="http://127.0.0.1:9", data_dir=tmp_path)
+    writer = StoreWriter(tmp_path / "fenghuo.db", settings)
+    writer.open(_Context())
+    record = ("acme", encode_alert(alert("e1")).decode())
+    assert writer.map(record) == record
+    assert opened == [settings]
+    assert model.alerts.get(Scope.everything(), "e1") is not None
+    assert not (tmp_path / "fenghuo.db").exists()  # SQLite untouched
+
+
+def test_the_sink_defaults_to_sqlite_at_the_jobs_path(tmp_path: Path) -> None:
+    path = tmp_path / "fenghuo.db"
+    writer = StoreWriter(path, Settings(data_dir=tmp_path / "elsewhere"))
+    writer.open(_Context())
+    writer.map(("acme", encode_alert(alert("s1")).decode()))
+    writer.close()
+    assert [a.id for a in AlertStore(path).all()] == ["s1"]
 
 
 def test_backoff_doubles_up_to_the_maximum() -> None:
