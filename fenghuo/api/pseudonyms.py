@@ -85,10 +85,13 @@ class Redactor:
                 for interface in vm.interfaces:
                     self._hide("eni", interface)
             for container in host.containers:
-                if container.tenant == self.own_tenant:
-                    continue
-                self._hide("container", container.id)
-                self._hide("container", container.name)
+                # Not the name: container names are short labels ("api", "web") that tenants
+                # share, and hiding them would rewrite ordinary words and the viewer's own.
+                if container.tenant != self.own_tenant:
+                    self._hide("container", container.id)
+        # An identifier the viewer's own property also uses is the viewer's to see.
+        for own in _own_identifiers(inventory, self.own_tenant):
+            self._names.pop(own, None)
 
     def _compile(self) -> None:
         if not self._names:
@@ -168,6 +171,21 @@ class Redactor:
                 return None
             words.append(word)
         return " ".join(words)
+
+
+def _own_identifiers(inventory: InventoryIndex, tenant: str | None) -> set[str]:
+    own: set[str] = set()
+    if tenant in inventory.tenants:
+        record = inventory.tenants[tenant]
+        own |= {record.id, record.name, *record.accounts, *record.vpcs}
+    for host in inventory.hosts.values():
+        for vm in host.vms:
+            if vm.tenant == tenant:
+                own |= {vm.name, vm.uuid or "", vm.instance_id or "", *map(str, vm.ips)}
+                own |= set(vm.interfaces)
+        own |= {c.id for c in host.containers if c.tenant == tenant}
+    own.discard("")
+    return own
 
 
 def _tokens(text: str) -> set[str]:

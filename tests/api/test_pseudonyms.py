@@ -65,3 +65,23 @@ def test_filters_take_pseudonyms_and_ignore_real_names_of_others() -> None:
     assert redactor.search_text("globex-db-1") is None
     assert redactor.search_text("globex's") is None
     assert redactor.search_text("acme escape") == "acme escape"
+
+
+def test_shared_labels_and_the_viewers_own_identifiers_are_left_alone() -> None:
+    yaml_text = """
+tenants:
+  - {id: acme}
+  - {id: globex}
+hosts:
+  - id: hv-01
+    containers:
+      - {id: aaaaaaaaaaaa, tenant: acme, name: cache}
+      - {id: bbbbbbbbbbbb, tenant: globex, name: cache}
+"""
+    from fenghuo.inventory.index import InventoryIndex
+    from fenghuo.inventory.model import parse_inventory
+
+    redactor = Redactor(KEY, "acme", InventoryIndex(parse_inventory(yaml_text)))
+    out = redactor.document({"summary": "cache container aaaaaaaaaaaa and bbbbbbbbbbbb"})
+    hidden = pseudonym(KEY, "container", "bbbbbbbbbbbb")
+    assert out == {"summary": f"cache container aaaaaaaaaaaa and {hidden}"}
