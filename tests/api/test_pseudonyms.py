@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from fenghuo.api.pseudonyms import Redactor, pseudonym
+from fenghuo.inventory.index import InventoryIndex
+from fenghuo.inventory.model import parse_inventory
 from tests.graph.support import inventory
 
 KEY = b"k1"
@@ -78,9 +80,6 @@ hosts:
       - {id: aaaaaaaaaaaa, tenant: acme, name: cache}
       - {id: bbbbbbbbbbbb, tenant: globex, name: cache}
 """
-    from fenghuo.inventory.index import InventoryIndex
-    from fenghuo.inventory.model import parse_inventory
-
     redactor = Redactor(KEY, "acme", InventoryIndex(parse_inventory(yaml_text)))
     out = redactor.document({"summary": "cache container aaaaaaaaaaaa and bbbbbbbbbbbb"})
     hidden = pseudonym(KEY, "container", "bbbbbbbbbbbb")
