@@ -184,7 +184,7 @@ class CorrelatorService:
             changed = [i for i in changed if not self._stored_unchanged(i)]
             retired = [r for r in retired if self.store.incidents.get(ALL, r) is not None]
         stale: list[str] = []
-        if self._newest is not None:
+        if self._suspects and self._newest is not None:
             horizon = self._newest - self.config.correlator.retention
             stale = self._suspects.stale(self.correlator.incidents(), horizon)
         gone = sorted({*retired, *stale})
