@@ -63,9 +63,12 @@ def install_openapi(app: FastAPI) -> None:
         }
         spec["security"] = [{"bearer": []}]
         for path, operations in spec.get("paths", {}).items():
-            if not path.startswith("/api/v1/"):
-                for operation in operations.values():
+            for operation in operations.values():
+                if not path.startswith("/api/v1/"):
                     operation["security"] = []
+                if "requestBody" in operation:  # a body that is not JSON, or too large
+                    for code in (400, 413):
+                        operation["responses"].setdefault(str(code), PROBLEM_RESPONSES[code])
         app.openapi_schema = spec
         return spec
 
