@@ -52,7 +52,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import cast
 
 import msgspec
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
@@ -75,8 +74,7 @@ log = logging.getLogger(__name__)
 
 ALL = Scope.everything()
 DLQ_FORMAT = "alert"  # the dead letter's key and `format`: what the record should have been
-# librdkafka hands over a null value for None; OutMessage types its value as bytes.
-TOMBSTONE = cast(bytes, None)
+TOMBSTONE = None  # a null value: the retired incident's key is deleted on a compacted topic
 
 
 class CorrelatorServiceError(FenghuoError):
@@ -225,7 +223,7 @@ class CorrelatorService:
                 len(self.correlator.incidents()),
             )
 
-    def _incident_message(self, ident: str, value: bytes) -> OutMessage:
+    def _incident_message(self, ident: str, value: bytes | None) -> OutMessage:
         return OutMessage(topic=self.config.topics.incidents, key=ident.encode(), value=value)
 
     def _delete(self, ids: Sequence[str]) -> None:

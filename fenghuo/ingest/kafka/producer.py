@@ -46,7 +46,7 @@ class OutMessage:
 
     topic: str
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a tombstone (deletes the key on a compacted topic)
     headers: tuple[Header, ...] = ()
 
 
