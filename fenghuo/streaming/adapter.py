@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,9 @@ from fenghuo.ingest.routing import UNATTRIBUTED_KEY
 from fenghuo.inventory import InventoryStore
 from fenghuo.model import Event, decode_event
 from fenghuo.model.alert import Alert, encode_alert
+from fenghuo.settings import get_settings
+from fenghuo.store.base import Store
+from fenghuo.store.factory import open_store
 from fenghuo.store.sqlite import SqliteStore
 from fenghuo.streaming.flush import is_watermark_flush
 from fenghuo.streaming.keyed import KeyedRunner, Slot, from_millis, to_millis
@@ -57,7 +60,8 @@ class EngineSpec:
     detectors: tuple[Detector, ...] | None = None  # None: every registered detector
     out_of_orderness: dt.timedelta = dt.timedelta(seconds=5)
     allowed_lateness: dt.timedelta = dt.timedelta(minutes=5)
-    # The SQLite store whose analyst suppression rules apply live (None: configured rules only).
+    # The SQLite store whose analyst suppression rules apply live (None: configured rules only,
+    # unless the store is Elasticsearch, which every worker can reach).
     suppressions_db: Path | None = None
 
     def build(self) -> DetectionEngine:
@@ -70,10 +74,8 @@ class EngineSpec:
             else DetectionConfig()
         )
         inventory = InventoryStore(self.inventory)  # re-read when the file changes
-        live = None
-        if self.suppressions_db is not None:
-            db = self.suppressions_db
-            live = StoreSuppressions(lambda: SqliteStore(db))
+        opener = self._suppression_store()
+        live = StoreSuppressions(opener) if opener is not None else None
         return DetectionEngine(
             detectors,
             inventory.current,
@@ -81,6 +83,15 @@ class EngineSpec:
             allowed_lateness=self.allowed_lateness,
             live_suppressions=live,
         )
+
+    def _suppression_store(self) -> Callable[[], Store] | None:
+        """Where the analysts' rules live: Elasticsearch when the worker's settings say so
+        (also on a cluster), else the job's SQLite store when it has one."""
+        settings = get_settings()
+        if settings.store == "elasticsearch":
+            return lambda: open_store(settings)
+        db = self.suppressions_db
+        return (lambda: SqliteStore(db)) if db is not None else None
 
 
 def alert_row(alert: Alert) -> Row:

@@ -7,10 +7,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from fenghuo.demo.samples import demo_inventory_path
 from fenghuo.detectors.engine import DetectionEngine
 from fenghuo.detectors.testing import demo_inventory
 from fenghuo.store.base import Scope, Store, SuppressionRule
 from fenghuo.store.sqlite import SqliteStore
+from fenghuo.streaming.adapter import EngineSpec
 from fenghuo.streaming.replay import replay
 from fenghuo.streaming.suppressions import StoreSuppressions
 from tests.detectors.test_engine import NOW, T0, Counting, audit
@@ -96,3 +98,13 @@ def test_a_store_outage_keeps_the_last_rules(tmp_path: Path) -> None:
     clock.now = 2.0
     assert [r.id for r in rules()] == ["r1"]
     assert replay([audit(1)], engine(rules)).alerts == []
+
+
+def test_the_stream_jobs_engine_reads_the_jobs_store(tmp_path: Path) -> None:
+    db = tmp_path / "fenghuo.db"
+    SqliteStore(db).suppressions.add(rule())
+    spec = EngineSpec(inventory=demo_inventory_path(), detectors=(Counting(),), suppressions_db=db)
+    eng = spec.build()
+    assert replay([audit(1), audit(2, host="hv-02")], eng).alerts[0].host_id == "hv-02"
+    assert eng.suppressed["counting"] == 1
+    assert EngineSpec(inventory=demo_inventory_path()).build().live_suppressions is None
