@@ -57,6 +57,7 @@ import msgspec
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 
 from fenghuo.errors import BrokerUnavailableError, FenghuoError
+from fenghuo.graph.carry import carry_over
 from fenghuo.graph.correlator import Correlator, CorrelatorConfig
 from fenghuo.graph.grading import GradingPolicy, load_policy
 from fenghuo.graph.reconcile import Suspects
@@ -198,6 +199,12 @@ class CorrelatorService:
             return False
         if versions and not self._retry(
             "store write", stop, lambda: self.store.incidents.upsert(versions)
+        ):
+            return False
+        # Before the delete: an analyst's work on a retired incident moves to its successor.
+        successors = self.correlator.incidents()
+        if gone and not self._retry(
+            "carry-over", stop, lambda: carry_over(self.store, gone, successors)
         ):
             return False
         if gone and not self._retry("store delete", stop, lambda: self._delete(gone)):
