@@ -212,14 +212,12 @@ def test_metrics_count_requests_by_route_template(api: SeededApi) -> None:
     assert not any("missing-" in v or "hv-0" in v for v in label_values)
 
 
-def test_metrics_store_gauges(api: SeededApi) -> None:
+def test_metrics_say_the_store_is_up_and_nothing_about_its_contents(api: SeededApi) -> None:
     samples = scrape(api)
-    for severity in ("info", "low", "medium", "high", "critical"):
-        expected = sum(1 for a in api.hour.alerts if a.severity.value == severity)
-        assert samples[("fenghuo_alerts", labels(severity=severity))] == expected
-    open_incidents = sum(1 for i in api.hour.incidents if i.status.value in OPEN)
-    assert samples[("fenghuo_incidents_open", ())] == open_incidents
     assert samples[("fenghuo_store_up", ())] == 1
+    # Public, so no tenant data: not even cloud-wide counts a tenant could subtract from.
+    names = {name for name, _labels in samples}
+    assert not {n for n in names if "alerts" in n or "incidents" in n}
 
 
 def test_metrics_registries_are_per_app(tmp_path: Path) -> None:
