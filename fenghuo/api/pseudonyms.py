@@ -46,6 +46,7 @@ class Redactor:
         self._names: dict[str, str] = {}
         self._tenant_pseudonyms: dict[str, str] = {}
         self._tenant_tokens: set[str] = set()  # search tokens that name another tenant
+        self._own: set[str] = set()  # the viewer's own identifiers, casefolded
         if self.active and inventory is not None:
             self._learn_inventory(inventory)
         self._compile()
@@ -90,8 +91,10 @@ class Redactor:
                 if container.tenant != self.own_tenant:
                     self._hide("container", container.id)
         # An identifier the viewer's own property also uses is the viewer's to see.
-        for own in _own_identifiers(inventory, self.own_tenant):
-            self._names.pop(own, None)
+        own = _own_identifiers(inventory, self.own_tenant)
+        for name in own:
+            self._names.pop(name, None)
+        self._own = {name.casefold() for name in own}
 
     def _compile(self) -> None:
         if not self._names:
@@ -166,6 +169,11 @@ class Redactor:
             folded = word.casefold()
             if folded in reverse:
                 words.append(reverse[folded])
+                continue
+            if folded in self._own:
+                # The store matches a word of several tokens as a phrase ("acme web 1" in
+                # order), so the viewer's own name cannot match a neighbour's "globex-web-1".
+                words.append(word)
                 continue
             if folded in hidden or not hidden_tokens.isdisjoint(_tokens(folded)):
                 return None

@@ -15,6 +15,7 @@ bool query.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -425,15 +426,11 @@ def scope_filters(scope: Scope, narrower: str | None = None) -> list[dict[str, A
 def _text(text: str | None) -> list[dict[str, Any]]:
     if text is None or not text.strip():
         return []
+    # Every word must occur; a word of several tokens ("acme-web-1") as a phrase, as on SQLite.
     return [
-        {
-            "multi_match": {
-                "query": text,
-                "fields": ["fenghuo.title", "message"],
-                "type": "cross_fields",
-                "operator": "and",
-            }
-        }
+        {"multi_match": {"query": word, "fields": ["fenghuo.title", "message"], "type": "phrase"}}
+        for word in text.split()
+        if re.search(r"\w", word)
     ]
 
 

@@ -50,10 +50,11 @@ MAX_LIMIT = 1000
 
 
 def fts_query(text: str) -> str | None:
-    """A user's words as an FTS5 query: every word must occur (quoted, so no operator syntax
-    reaches FTS5). None when there are no words."""
-    words = re.findall(r"\w+", text)
-    return " ".join(f'"{w}"' for w in words) if words else None
+    """A user's words as an FTS5 query: every word must occur, a word of several tokens
+    ("acme-web-1", "10.2.0.11") as a phrase (its tokens in order), all quoted so that no
+    operator syntax reaches FTS5. None when there are no words."""
+    phrases = [" ".join(tokens) for w in text.split() if (tokens := re.findall(r"\w+", w))]
+    return " ".join(f'"{p}"' for p in phrases) if phrases else None
 
 
 class _Where:

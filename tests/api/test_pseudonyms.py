@@ -67,6 +67,9 @@ def test_filters_take_pseudonyms_and_ignore_real_names_of_others() -> None:
     assert redactor.search_text("globex-db-1") is None
     assert redactor.search_text("globex's") is None
     assert redactor.search_text("acme escape") == "acme escape"
+    # The viewer's own VM shares tokens with a neighbour's ("web", "1") but is its own to find.
+    assert redactor.search_text("acme-web-1") == "acme-web-1"
+    assert redactor.search_text("web") is None
 
 
 def test_shared_labels_and_the_viewers_own_identifiers_are_left_alone() -> None:

@@ -78,6 +78,12 @@ def _matches(doc_id: str, source: dict[str, Any], query: dict[str, Any] | None) 
         )
     if kind == "ids":
         return doc_id in body["values"]
+    if kind == "multi_match" and body.get("type") == "phrase":
+        want = re.findall(r"\w+", body["query"].lower())
+        fields = [
+            re.findall(r"\w+", str(v).lower()) for f in body["fields"] for v in _values(source, f)
+        ]
+        return any(have[i : i + len(want)] == want for have in fields for i in range(len(have) + 1))
     if kind == "multi_match":
         text: set[str] = set()
         for field in body["fields"]:

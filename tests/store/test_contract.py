@@ -379,6 +379,11 @@ def test_full_text_search(store: Store) -> None:
     assert alert_ids(store, ALL, AlertQuery(text="qemu")) == {"f1", "f3", "f4"}
     assert alert_ids(store, ALL, AlertQuery(text="qemu guest")) == {"f3"}  # every word
     assert alert_ids(store, ALL, AlertQuery(text="nothing-like-this")) == set()
+    # A word of several tokens is a phrase: its tokens in order, not anywhere.
+    assert alert_ids(store, ALL, AlertQuery(text="acme-web-1")) == {"f2"}
+    assert alert_ids(store, ALL, AlertQuery(text="web-acme")) == set()
+    assert alert_ids(store, ALL, AlertQuery(text="another-guest")) == {"f3"}
+    assert alert_ids(store, ALL, AlertQuery(text="guest-another")) == set()
     # Query syntax in user text is taken literally, never an error.
     assert alert_ids(store, ALL, AlertQuery(text='escape" OR * NEAR(')) == set()
 

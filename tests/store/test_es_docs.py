@@ -132,9 +132,11 @@ def test_templates_wire_rollover_through_ilm() -> None:
 
 
 def test_scope_is_a_filter_inside_the_query() -> None:
-    scoped = es_docs.alert_query(Scope.of("acme"), AlertQuery(text="escape"))
+    scoped = es_docs.alert_query(Scope.of("acme"), AlertQuery(text="vm escape"))
     assert {"term": {"fenghuo.scope_tenants": "acme"}} in scoped["bool"]["filter"]
-    assert scoped["bool"]["must"][0]["multi_match"]["operator"] == "and"
+    # Every word must match (one clause each), each as a phrase of its tokens.
+    assert [c["multi_match"]["query"] for c in scoped["bool"]["must"]] == ["vm", "escape"]
+    assert {c["multi_match"]["type"] for c in scoped["bool"]["must"]} == {"phrase"}
     everything = es_docs.alert_query(Scope.everything(), AlertQuery())
     assert everything["bool"]["filter"] == []
     narrowed = es_docs.alert_query(Scope.of("acme"), AlertQuery(tenant="globex"))
