@@ -127,6 +127,16 @@ def test_up_starts_everything_ingests_samples_and_stops_cleanly(
         assert response.status_code == 202
         assert response.json()["accepted"] == 1
         assert httpx.get(f"{url}/readyz", timeout=10).json()["broker"] is True
+        # The printed analyst key reads the same incidents through the API.
+        analyst = next(line.split()[2] for line in lines if line.startswith("analyst key"))
+        served = httpx.get(
+            f"{url}/api/v1/incidents",
+            params={"limit": 500},
+            headers={"Authorization": f"Bearer {analyst}"},
+            timeout=30,
+        )
+        assert served.status_code == 200
+        assert sorted(v["incident"]["id"] for v in served.json()["items"]) == [i.id for i in want]
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
     # Nothing left listening on either port, and the stream job's JVM is gone with its process.
