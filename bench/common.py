@@ -119,7 +119,7 @@ class RecordingSink:
         size = 0
         with self._lock:
             for m in batch:
-                size += len(m.value) + len(m.key or b"")
+                size += len(m.value or b"") + len(m.key or b"")
                 self.sent.setdefault(m.topic, Counter())[hash(m.value)] += 1
             self.bytes += size
         return acked

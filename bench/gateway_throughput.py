@@ -75,11 +75,12 @@ def serve(bootstrap: str, data_dir: Path) -> None:
     from fenghuo.inventory import InventoryStore
     from fenghuo.platform import ApiServer, broker_reachable
     from fenghuo.settings import Settings
-    from fenghuo.store.keys import KeyStore, Role
+    from fenghuo.store.keys import Role
+    from fenghuo.store.sqlite import SqliteStore
 
     config = Settings(data_dir=data_dir, kafka_timeout_s=DELIVERY_TIMEOUT)
-    keys = KeyStore(config.db_path)
-    _key, token = keys.create(Role.INGEST, name="bench-ingest")
+    store = SqliteStore(config.db_path)
+    _key, token = store.keys.create(Role.INGEST, name="bench-ingest")
     normaliser = Normaliser(InventoryStore(demo_inventory_path()))
     with Publisher(
         bootstrap, client_id="bench-gateway", delivery_timeout=DELIVERY_TIMEOUT
@@ -91,7 +92,7 @@ def serve(bootstrap: str, data_dir: Path) -> None:
             return Ingestor(normaliser, publisher, topics, timeout=DELIVERY_TIMEOUT + 2)
 
         services = Services(
-            config, keys, ingestor("bench.idle."), lambda: broker_reachable(bootstrap)
+            config, store, ingestor("bench.idle."), lambda: broker_reachable(bootstrap)
         )
         port = free_port()
         server = ApiServer(services, "127.0.0.1", port)

@@ -176,7 +176,7 @@ class NullSink:
         count = 0
         for m in messages:
             count += 1
-            self.bytes += len(m.value) + len(m.key or b"")
+            self.bytes += len(m.value or b"") + len(m.key or b"")
         return count
 
 
