@@ -42,6 +42,10 @@ from fenghuo.store.base import AlertQuery, IncidentQuery, epoch_ms
 router = APIRouter(prefix="/stats", tags=["situation"])
 
 MAX_BUCKETS = 1000
+MAX_BUCKET_S = 366 * 86_400
+# Buckets are aligned on the epoch: times far from it would align outside datetime's range.
+_EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+_LATEST = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
 TOP_HOSTS = 10
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -61,7 +65,10 @@ def parse_bucket(text: str) -> dt.timedelta:
     match = _BUCKET.fullmatch(text)
     if match is None:
         raise Problem(422, "Invalid request", f"bucket {text!r}: use e.g. 30s, 5m, 1h, 1d")
-    return dt.timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if not 0 < seconds <= MAX_BUCKET_S:
+        raise Problem(422, "Invalid request", f"bucket {text!r}: between 1s and 366d")
+    return dt.timedelta(seconds=seconds)
 
 
 def checked_window(
@@ -70,6 +77,8 @@ def checked_window(
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise Problem(422, "Invalid request", f"{name} needs a time zone (e.g. Z)")
+        if value is not None and not _EARLIEST <= value < _LATEST:
+            raise Problem(422, "Invalid request", f"{name} must be in the years 1900 to 8999")
     if since is not None and until is not None and until <= since:
         raise Problem(422, "Invalid request", "until must be after since")
     return since, until
