@@ -153,7 +153,19 @@ CREATE TABLE suppressions (
 CREATE INDEX suppressions_tenant ON suppressions (tenant_id);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1_BASE, _V2_REPOSITORY, _V3_SUPPRESSIONS)
+# Rewriting an incident replaces its tenant and host rows by incident id: without these the
+# delete scanned both tables, and upserts slowed as the store grew (bench: 0.2 -> 3.2 ms each).
+_V4_INCIDENT_LINKS = """
+CREATE INDEX incident_tenants_incident ON incident_tenants (incident_id);
+CREATE INDEX incident_hosts_incident ON incident_hosts (incident_id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    _V1_BASE,
+    _V2_REPOSITORY,
+    _V3_SUPPRESSIONS,
+    _V4_INCIDENT_LINKS,
+)
 
 
 def migrate(db: sqlite3.Connection) -> int:
