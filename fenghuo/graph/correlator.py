@@ -204,8 +204,14 @@ class Correlator:
         id. `retired` then lists the ids of incidents that no longer exist (merged or renamed)."""
         return self.add_many([alert])
 
-    def add_many(self, alerts: Iterable[Alert]) -> list[Incident]:
-        """`add` for a batch: each changed incident is built once, at the end of the batch."""
+    def add_many(
+        self, alerts: Iterable[Alert], *, event_time: dt.datetime | None = None
+    ) -> list[Incident]:
+        """`add` for a batch: each changed incident is built once, at the end of the batch.
+
+        Decay runs against `event_time` when given (a consumer of several partitions passes
+        the slowest partition's progress, so one partition read ahead cannot age out what
+        another has yet to deliver), else against the newest alert seen."""
         self.retired = []
         for alert in alerts:
             self._fold(alert)
@@ -223,7 +229,7 @@ class Correlator:
         for gone in sorted(set(self._incidents) - set(self._groups)):
             del self._incidents[gone]
             self.retired.append(gone)
-        self._expire()
+        self._expire(event_time)
         return changed
 
     def incidents(self) -> list[Incident]:
@@ -234,10 +240,13 @@ class Correlator:
         """Alerts held in memory."""
         return len(self._alerts)
 
-    def _expire(self) -> None:
-        if self._newest is None:
+    def _expire(self, event_time: dt.datetime | None) -> None:
+        reference = (
+            self._newest if event_time is None else min(event_time, self._newest or event_time)
+        )
+        if reference is None:
             return
-        horizon = self._newest - self.config.retention
+        horizon = reference - self.config.retention
         for ident, incident in list(self._incidents.items()):
             if incident.last_seen >= horizon:
                 continue

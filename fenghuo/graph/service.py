@@ -96,6 +96,8 @@ class ServiceConfig:
     poll_timeout_s: float = 0.5
     publish_timeout_s: float = 15.0
     retry_max_s: float = 10.0  # the longest wait between retries of a failed write
+    # A partition silent this long (wall clock) stops holding the graph's decay back.
+    idle_partition_s: float = 30.0
     correlator: CorrelatorConfig = field(default_factory=CorrelatorConfig)
 
 
@@ -114,6 +116,7 @@ class _Batch:
     alerts: list[Alert]
     dead: list[OutMessage]
     offsets: dict[int, int]  # partition -> next offset to read
+    frontier: dict[int, dt.datetime]  # partition -> the latest last_seen it delivered
     rebuild: bool  # every record was below the committed offsets of the last run
 
 
@@ -143,6 +146,9 @@ class CorrelatorService:
         self._position: dict[int, int] = {}  # partition -> the next offset to read
         self._suspects = Suspects()
         self._newest: dt.datetime | None = None
+        self._oldest: dt.datetime | None = None
+        self._frontier: dict[int, dt.datetime] = {}  # partition -> latest last_seen read
+        self._heard: dict[int, float] = {}  # partition -> when it last delivered (monotonic)
         self._last_stamp = dt.datetime.min.replace(tzinfo=dt.UTC)
 
     # --- the loop ------------------------------------------------------------------------
@@ -174,7 +180,8 @@ class CorrelatorService:
     def _process(self, batch: _Batch, publisher: Publisher, stop: threading.Event) -> bool:
         """Correlate one batch, then publish and store what changed; False if stopped first."""
         self.correlator.inventory = self.inventory()
-        changed = self.correlator.add_many(batch.alerts)
+        self._note_progress(batch)
+        changed = self.correlator.add_many(batch.alerts, event_time=self._watermark())
         retired = list(self.correlator.retired)
         for alert in batch.alerts:
             if self._newest is None or alert.last_seen > self._newest:
@@ -215,6 +222,34 @@ class CorrelatorService:
         self.stats.published += len(messages) - len(batch.dead)
         self.stats.written += len(versions)
         return True
+
+    def _note_progress(self, batch: _Batch) -> None:
+        now = time.monotonic()
+        for partition, latest in batch.frontier.items():
+            self._heard[partition] = now
+            if partition not in self._frontier or latest > self._frontier[partition]:
+                self._frontier[partition] = latest
+        for alert in batch.alerts:
+            if self._oldest is None or alert.first_seen < self._oldest:
+                self._oldest = alert.first_seen
+
+    def _watermark(self) -> dt.datetime | None:
+        """The event time the graph may decay against: the slowest partition's progress.
+
+        Partitions are read at different speeds (a quiet one covers hours of event time in one
+        fetch, especially while the graph is rebuilt from the earliest offset); decaying against
+        the newest alert of any partition would age out the partners of alerts another
+        partition has yet to deliver. A partition silent for `idle_partition_s` stops counting;
+        one that has not delivered yet holds decay back entirely (its alerts could be the
+        oldest)."""
+        now = time.monotonic()
+        active = [
+            p for p, heard in self._heard.items() if now - heard < self.config.idle_partition_s
+        ]
+        if any(p not in self._frontier for p in active):
+            return self._oldest
+        times = [self._frontier[p] for p in active]
+        return min(times) if times else None
 
     def _advance(self, offsets: dict[int, int]) -> None:
         """Note how far each partition has been read; past the last run's offsets the graph
@@ -277,6 +312,7 @@ class CorrelatorService:
         alerts: list[Alert] = []
         dead: list[OutMessage] = []
         offsets: dict[int, int] = {}
+        frontier: dict[int, dt.datetime] = {}
         rebuild = True
         for record in records:
             partition, offset = record.partition(), record.offset()
@@ -290,14 +326,17 @@ class CorrelatorService:
                 if value is None:
                     msg = "a record without a value (expected an alert)"
                     raise CorrelatorServiceError(msg)
-                alerts.append(decode_alert(value))
+                alert = decode_alert(value)
+                alerts.append(alert)
+                if partition not in frontier or alert.last_seen > frontier[partition]:
+                    frontier[partition] = alert.last_seen
             except (msgspec.DecodeError, CorrelatorServiceError) as exc:
                 if seen_before:
                     continue  # the last run dead-lettered it already
                 where = f"{record.topic()}[{partition}]@{offset}"
                 log.warning("correlator: %s is not an alert (%s): dead-lettered", where, exc)
                 dead.append(self._dead_letter(where, value, str(exc)))
-        return _Batch(alerts, dead, offsets, rebuild)
+        return _Batch(alerts, dead, offsets, frontier, rebuild)
 
     def _dead_letter(self, where: str, value: bytes | None, reason: str) -> OutMessage:
         error = RecordError(
@@ -348,6 +387,9 @@ class CorrelatorService:
                 ]
                 self._marks = {}
             consumer.assign(start)
+            assigned_at = time.monotonic()  # each partition holds decay back until it speaks
+            for tp in start:
+                self._heard.setdefault(tp.partition, assigned_at)
         except BaseException:
             consumer.close()
             raise

@@ -33,6 +33,7 @@ from fenghuo.ingest.kafka.topics import Topics
 from fenghuo.inventory import InventoryStore
 from fenghuo.inventory.index import InventoryIndex
 from fenghuo.model.alert import Alert, Severity, encode_alert
+from fenghuo.model.ids import stable_id
 from fenghuo.model.incident import Incident, decode_incident
 from fenghuo.simulate import SimulationConfig, run_simulate
 from fenghuo.store.base import Scope
@@ -301,3 +302,56 @@ def test_fenghuo_correlate_runs_until_sigint(
     assert proc.returncode == 0, output
     assert f"correlate  {topics.alerts} -> {topics.incidents}" in output
     assert f"group {topics.prefix}correlate" in output
+
+
+def copy_of(alert: Alert, copy: int) -> Alert:
+    """The alert as it would be `copy` times 3 hours later, with ids of its own (3 h apart,
+    no copy joins another, so each repeats the hour's incidents)."""
+    shift, tag = copy * dt.timedelta(hours=3), f"#{copy}"
+    return msgspec.structs.replace(
+        alert,
+        id=stable_id("copy", alert.id, copy),
+        dedup_key=alert.dedup_key + tag,
+        evidence=tuple(e + tag for e in alert.evidence),
+        first_seen=alert.first_seen + shift,
+        last_seen=alert.last_seen + shift,
+        detected_at=alert.detected_at + shift,
+        window_start=None if alert.window_start is None else alert.window_start + shift,
+    )
+
+
+def test_partitions_read_at_different_speeds_still_give_replays_incidents(
+    broker: EmbeddedBroker, topics: Topics, hour: Hour, sqlite_store: SqliteStore
+) -> None:
+    # Days of event time whose tenants hash to partitions of very different density: one
+    # fetch of a quiet partition covers many more hours than one of a busy partition, so the
+    # service reads partitions far apart in event time. Decay must wait for the slowest.
+    finals = fold_alerts(hour.versions)
+    alerts = [copy_of(a, c) for c in range(40) for a in finals]
+    alerts.sort(key=lambda a: (a.detected_at, a.id))
+    expected = correlate(alerts, hour.index)
+    publish(broker, [alert_message(topics, a) for a in alerts])  # before the service starts
+    config = ServiceConfig(broker.bootstrap, topics, f"g-{uuid.uuid4().hex}", batch_size=100)
+    running = started(CorrelatorService, config, sqlite_store, hour.index)
+    try:
+        target = comparable(expected)
+        poll(
+            "the incidents in the store",
+            lambda: comparable(stored_all(sqlite_store)),
+            target.__eq__,
+            timeout=90,
+        )
+        assert running.failure() is None
+    finally:
+        running.stop()
+
+
+def stored_all(store: SqliteStore) -> list[Incident]:
+    incidents: list[Incident] = []
+    cursor = None
+    while True:
+        page = store.incidents.list(ALL, limit=500, cursor=cursor)
+        incidents += [v.incident for v in page.items]
+        if page.next_cursor is None:
+            return incidents
+        cursor = page.next_cursor
