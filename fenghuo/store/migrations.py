@@ -160,11 +160,19 @@ CREATE INDEX incident_tenants_incident ON incident_tenants (incident_id);
 CREATE INDEX incident_hosts_incident ON incident_hosts (incident_id);
 """
 
+# Time windows (`since`) select on last_seen_ms: the situation statistics of the last hours
+# scanned every alert (bench: ~360 ms per /stats of the last day over 50k alerts).
+_V5_WINDOWS = """
+CREATE INDEX alerts_last_seen ON alerts (last_seen_ms);
+CREATE INDEX incidents_last_seen ON incidents (last_seen_ms);
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1_BASE,
     _V2_REPOSITORY,
     _V3_SUPPRESSIONS,
     _V4_INCIDENT_LINKS,
+    _V5_WINDOWS,
 )
 
 
