@@ -98,7 +98,7 @@ def caller_for(key: ApiKey, services: Services) -> Caller:
     if scope.tenant is None:
         return Caller(key, scope, Redactor.none())
     secret = services.settings.pseudonym_key.get_secret_value().encode()
-    return Caller(key, scope, Redactor(secret, scope.tenant, services.inventory()))
+    return Caller(key, scope, Redactor.for_viewer(secret, scope.tenant, services.inventory()))
 
 
 _READERS = (Role.ADMIN, Role.SOC_ANALYST, Role.TENANT_VIEWER)

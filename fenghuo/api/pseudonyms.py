@@ -15,6 +15,8 @@ parties outside the cloud (external accounts) are not tenants and stay as they a
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import hmac
 import re
@@ -54,6 +56,13 @@ class Redactor:
     @classmethod
     def none(cls) -> Redactor:
         return cls(b"", None, None)
+
+    @classmethod
+    def for_viewer(cls, key: bytes, own_tenant: str, inventory: InventoryIndex | None) -> Redactor:
+        """A viewer's redactor, per request. The mapping (an HMAC per identifier of the
+        inventory, and its regex) is built once per key, tenant and inventory version and
+        shared; a request copies it only if a document names a tenant the inventory lacks."""
+        return copy.copy(_prototype(key, own_tenant, inventory))
 
     # --- the mapping -----------------------------------------------------------------------
 
@@ -107,6 +116,9 @@ class Redactor:
         added = False
         for tenant in tenants:
             if tenant and tenant != self.own_tenant and tenant not in self._names:
+                if not added:  # copy on write: the mapping may be shared (`for_viewer`)
+                    self._names = dict(self._names)
+                    self._tenant_tokens = set(self._tenant_tokens)
                 self._hide("tenant", tenant)
                 self._tenant_tokens |= _tokens(tenant)
                 added = True
@@ -179,6 +191,12 @@ class Redactor:
                 return None
             words.append(word)
         return " ".join(words)
+
+
+@functools.lru_cache(maxsize=256)
+def _prototype(key: bytes, own_tenant: str, inventory: InventoryIndex | None) -> Redactor:
+    # The inventory index is immutable and replaced on reload, so its identity is its version.
+    return Redactor(key, own_tenant, inventory)
 
 
 def _own_identifiers(inventory: InventoryIndex, tenant: str | None) -> set[str]:
