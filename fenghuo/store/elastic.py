@@ -200,12 +200,13 @@ class ElasticStore:
 
     def __init__(self, client: Elasticsearch, prefix: str) -> None:
         self._es = Indices(client, prefix)
-        self._alerts = EsAlerts(self._es)
-        self._incidents = EsIncidents(self._es)
-        self._actions = EsActions(self._es)
-        self._audit = EsAudit(self._es)
-        self._keys = EsKeys(self._es)
-        self._suppressions = EsSuppressions(self._es)
+        # The repositories (fenghuo.store.base.Store), sharing one client.
+        self.alerts = EsAlerts(self._es)
+        self.incidents = EsIncidents(self._es)
+        self.actions = EsActions(self._es)
+        self.audit = EsAudit(self._es)
+        self.keys = EsKeys(self._es)
+        self.suppressions = EsSuppressions(self._es)
 
     @classmethod
     def connect(cls, url: str, *, prefix: str = "fenghuo-") -> ElasticStore:
@@ -266,30 +267,6 @@ class ElasticStore:
                 name=f"{names.prefix}{kind}"
             )
         client.options(ignore_status=404).ilm.delete_lifecycle(name=names.policy)
-
-    @property
-    def alerts(self) -> EsAlerts:
-        return self._alerts
-
-    @property
-    def incidents(self) -> EsIncidents:
-        return self._incidents
-
-    @property
-    def actions(self) -> EsActions:
-        return self._actions
-
-    @property
-    def audit(self) -> EsAudit:
-        return self._audit
-
-    @property
-    def keys(self) -> EsKeys:
-        return self._keys
-
-    @property
-    def suppressions(self) -> EsSuppressions:
-        return self._suppressions
 
     def close(self) -> None:
         self._es.client.close()

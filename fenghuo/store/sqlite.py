@@ -491,36 +491,13 @@ class SqliteStore:
     def __init__(self, path: Path, *, busy_timeout: float = 30.0) -> None:
         self.path = path
         self._writer = AlertStore(path, busy_timeout=busy_timeout)
-        self._alerts = SqliteAlerts(self._writer)
-        self._incidents = SqliteIncidents(self._writer)
-        self._actions = SqliteActions(self._writer)
-        self._audit = SqliteAudit(self._writer)
-        self._keys = KeyStore(path)
-        self._suppressions = SqliteSuppressions(self._writer)
-
-    @property
-    def alerts(self) -> SqliteAlerts:
-        return self._alerts
-
-    @property
-    def incidents(self) -> SqliteIncidents:
-        return self._incidents
-
-    @property
-    def actions(self) -> SqliteActions:
-        return self._actions
-
-    @property
-    def audit(self) -> SqliteAudit:
-        return self._audit
-
-    @property
-    def keys(self) -> KeyStore:
-        return self._keys
-
-    @property
-    def suppressions(self) -> SqliteSuppressions:
-        return self._suppressions
+        # The repositories (fenghuo.store.base.Store), sharing the writer's connections.
+        self.alerts = SqliteAlerts(self._writer)
+        self.incidents = SqliteIncidents(self._writer)
+        self.actions = SqliteActions(self._writer)
+        self.audit = SqliteAudit(self._writer)
+        self.keys = KeyStore(path)
+        self.suppressions = SqliteSuppressions(self._writer)
 
     def close(self) -> None:
         self._writer.close()

@@ -256,9 +256,9 @@ class _BrokenAlerts(SqliteAlerts):
 
 
 class _BrokenStore(SqliteStore):
-    @property
-    def alerts(self) -> SqliteAlerts:
-        return _BrokenAlerts(self._writer)
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.alerts = _BrokenAlerts(self._writer)
 
 
 def test_readyz_names_the_store_when_it_fails(tmp_path: Path) -> None:
