@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from fenghuo.api import filters as f
 from fenghuo.api.deps import ServicesDep, Triager, Viewer
 from fenghuo.api.problems import Problem
-from fenghuo.api.routes.triage import ActionRequest, act
+from fenghuo.api.routes.triage import ActionRequest, act, action_log
 from fenghuo.api.schemas import documented, respond
 from fenghuo.api.views import ActionLog, ActionResult, AlertPage
 from fenghuo.store.base import AlertView, StoreError, decode_cursor
@@ -83,11 +83,7 @@ async def get_alert(alert_id: AlertId, caller: Viewer, services: ServicesDep) ->
     responses=documented(ActionLog, "The action log", errors=(401, 403, 404)),
 )
 async def alert_actions(alert_id: AlertId, caller: Viewer, services: ServicesDep) -> JSONResponse:
-    view = await run_in_threadpool(services.store.alerts.get, caller.scope, alert_id)
-    if view is None:
-        raise Problem(404, "Not found", f"no alert {alert_id}")
-    items = await run_in_threadpool(services.store.actions.history, caller.scope, "alert", alert_id)
-    return respond(caller, ActionLog(items=items))
+    return await action_log(services, caller, "alert", alert_id)
 
 
 @router.post(
@@ -104,13 +100,4 @@ async def act_on_alert(
     services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    result = await act(
-        services,
-        caller,
-        "alert",
-        alert_id,
-        body,
-        idempotency_key,
-        request.headers.get("x-request-id"),
-    )
-    return respond(caller, result)
+    return await act(services, caller, "alert", alert_id, body, request, idempotency_key)

@@ -13,7 +13,7 @@ from fenghuo.api import filters as f
 from fenghuo.api.deps import ServicesDep, Triager, Viewer
 from fenghuo.api.problems import Problem
 from fenghuo.api.routes.alerts import IdempotencyKey, checked_cursor
-from fenghuo.api.routes.triage import ActionRequest, act
+from fenghuo.api.routes.triage import ActionRequest, act, action_log
 from fenghuo.api.schemas import documented, respond
 from fenghuo.api.views import ActionLog, ActionResult, IncidentAlerts, IncidentPage
 from fenghuo.store.base import IncidentView
@@ -98,11 +98,7 @@ async def incident_alerts(
 async def incident_actions(
     incident_id: IncidentId, caller: Viewer, services: ServicesDep
 ) -> JSONResponse:
-    await _visible(caller, services, incident_id)
-    items = await run_in_threadpool(
-        services.store.actions.history, caller.scope, "incident", incident_id
-    )
-    return respond(caller, ActionLog(items=items))
+    return await action_log(services, caller, "incident", incident_id)
 
 
 @router.post(
@@ -119,13 +115,4 @@ async def act_on_incident(
     services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    result = await act(
-        services,
-        caller,
-        "incident",
-        incident_id,
-        body,
-        idempotency_key,
-        request.headers.get("x-request-id"),
-    )
-    return respond(caller, result)
+    return await act(services, caller, "incident", incident_id, body, request, idempotency_key)

@@ -14,7 +14,7 @@ from fenghuo.api.problems import PROBLEM_RESPONSES, Problem
 from fenghuo.api.schemas import documented, respond
 from fenghuo.api.views import SuppressionList
 from fenghuo.model.ids import stable_id
-from fenghuo.store.base import AuditEntry
+from fenghuo.store.base import AuditEntry, SuppressionRule
 
 router = APIRouter(prefix="/suppressions", tags=["triage"])
 
@@ -47,9 +47,14 @@ async def revoke_suppression(
     caller: Triager,
     services: ServicesDep,
 ) -> Response:
-    rules = {r.id: r for r in services.store.suppressions.list(caller.scope)}
-    revoked = await run_in_threadpool(services.store.suppressions.revoke, caller.scope, rule_id)
-    if not revoked:
+    def revoke() -> SuppressionRule | None:
+        """The rule revoked (for the audit entry's tenant), None if none was in force."""
+        rule = next((r for r in store.list(caller.scope) if r.id == rule_id), None)
+        return rule if rule is not None and store.revoke(caller.scope, rule_id) else None
+
+    store = services.store.suppressions
+    rule = await run_in_threadpool(revoke)
+    if rule is None:
         raise Problem(404, "Not found", f"no suppression rule {rule_id} in force")
     now = dt.datetime.now(dt.UTC)
     services.store.audit.append(
@@ -60,7 +65,7 @@ async def revoke_suppression(
             role=caller.key.role.value,
             action="suppression.revoke",
             target=f"suppression:{rule_id}",
-            tenant_id=rules[rule_id].tenant_id if rule_id in rules else None,
+            tenant_id=rule.tenant_id,
             request_id=request.headers.get("x-request-id"),
         )
     )

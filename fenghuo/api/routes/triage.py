@@ -10,12 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from fastapi import Request
+from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from fenghuo.api.deps import Caller, Services
 from fenghuo.api.problems import Problem
-from fenghuo.api.views import ActionResult
+from fenghuo.api.schemas import respond
+from fenghuo.api.views import ActionLog, ActionResult
 from fenghuo.model.ids import stable_id
 from fenghuo.store.base import (
     ActionKind,
@@ -212,9 +215,28 @@ async def act(
     kind: TargetKind,
     target_id: str,
     body: ActionRequest,
+    request: Request,
     idempotency_key: str | None,
-    request_id: str | None,
-) -> ActionResult:
-    return await run_in_threadpool(
+) -> JSONResponse:
+    """The POST .../actions answer of alerts and incidents alike."""
+    request_id = request.headers.get("x-request-id")
+    result = await run_in_threadpool(
         _act, services, caller, kind, target_id, body, idempotency_key, request_id
     )
+    return respond(caller, result)
+
+
+async def action_log(
+    services: Services, caller: Caller, kind: TargetKind, target_id: str
+) -> JSONResponse:
+    """The GET .../actions answer: the log, or 404 when the target is not visible."""
+
+    def load() -> ActionLog | None:
+        if services.store.actions.state(caller.scope, kind, target_id) is None:
+            return None
+        return ActionLog(items=services.store.actions.history(caller.scope, kind, target_id))
+
+    log = await run_in_threadpool(load)
+    if log is None:
+        raise Problem(404, "Not found", f"no {kind} {target_id}")
+    return respond(caller, log)
