@@ -39,6 +39,11 @@ class Tenant(_Strict):
     vpcs: tuple[str, ...] = ()
     cidrs: tuple[IPvAnyNetwork, ...] = ()
     critical_infrastructure: bool = False
+    # A state organ or its unit: the national reporting rules give it a 2-hour deadline.
+    state_organ: bool = False
+    # The province (or municipality) whose cyberspace administration the tenant reports to,
+    # e.g. "beijing"; regulator collections may select tenants by it.
+    province: str | None = None
 
     @field_validator("accounts", mode="before")
     @classmethod

@@ -167,12 +167,24 @@ CREATE INDEX alerts_last_seen ON alerts (last_seen_ms);
 CREATE INDEX incidents_last_seen ON incidents (last_seen_ms);
 """
 
+# The regulator feed (fenghuo.intel): TAXII collections and their precomputed objects.
+_V6_TAXII = """
+SELECT 1;
+"""
+
+# Regulator reports (fenghuo.intel.reports).
+_V7_REPORTS = """
+SELECT 1;
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1_BASE,
     _V2_REPOSITORY,
     _V3_SUPPRESSIONS,
     _V4_INCIDENT_LINKS,
     _V5_WINDOWS,
+    _V6_TAXII,
+    _V7_REPORTS,
 )
 
 
