@@ -1,0 +1,198 @@
+"""Pseudonymous STIX feeds never carry another tenant's real identifiers.
+
+The identifiers are read from the inventory YAML here, independently of the code under test
+(tenant ids and names, cloud accounts, VPCs, VM names, UUIDs, instance ids, addresses, interfaces,
+disks, container ids), and every string of every object of every pseudonymous bundle of the
+simulated hour (keys included) is scanned for them as whole tokens.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from fenghuo.api.pseudonyms import pseudonym
+from fenghuo.intel.collections import IdentityPolicy, Tlp
+from fenghuo.intel.stix import FeedView, incident_bundle
+from fenghuo.inventory.index import InventoryIndex
+from fenghuo.inventory.model import load_inventory
+from tests.api.seeded import Hour
+
+KEY = b"another-test-key"
+
+
+@pytest.fixture(scope="module")
+def inventory(hour: Hour) -> InventoryIndex:
+    return InventoryIndex(load_inventory(hour.root / "inventory.yaml"))
+
+
+@pytest.fixture(scope="module")
+def identifiers(hour: Hour) -> dict[str, set[str]]:
+    """Tenant -> every identifier of it and its property, straight from the YAML."""
+    raw = yaml.safe_load((hour.root / "inventory.yaml").read_text())
+    found: dict[str, set[str]] = {}
+    for tenant in raw["tenants"]:
+        names = {tenant["id"], tenant.get("name") or ""}
+        names |= {str(a) for a in tenant.get("accounts", [])} | set(tenant.get("vpcs", []))
+        found.setdefault(tenant["id"], set()).update(names)
+    for host in raw["hosts"]:
+        for vm in host.get("vms", []):
+            mine = found.setdefault(vm["tenant"], set())
+            mine |= {vm["name"], vm.get("uuid") or "", vm.get("instance_id") or ""}
+            mine |= {str(ip) for ip in vm.get("ips", [])} | set(vm.get("interfaces", []))
+            mine |= set(vm.get("disks", []))
+        for container in host.get("containers", []):
+            found.setdefault(container["tenant"], set()).add(container["id"])
+    for names in found.values():
+        names.discard("")
+    return found
+
+
+def strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+
+
+def leaks(bundle: dict[str, Any], forbidden: set[str]) -> list[tuple[str, str]]:
+    """(identifier, text) for each whole-token occurrence of a forbidden identifier."""
+    text = "\n".join(strings(bundle))
+    found = []
+    for name in forbidden:
+        pattern = rf"(?<![A-Za-z0-9_.\-]){re.escape(name)}(?![A-Za-z0-9_\-]|\.\d)"
+        if match := re.search(pattern, text):
+            found.append((name, text[max(0, match.start() - 60) : match.end() + 60]))
+    return found
+
+
+def tenant_tokens(text: str, tenant_names: set[str]) -> set[str]:
+    """Tenant ids appearing even as one part of a longer name ("globex-app-role")."""
+    return {t for t in re.split(r"[^0-9A-Za-z]+", text) if t in tenant_names}
+
+
+def feed(inventory: InventoryIndex, own_tenant: str | None = None) -> FeedView:
+    return FeedView(
+        tlp=Tlp.AMBER,
+        identities=IdentityPolicy.PSEUDONYMOUS,
+        own_tenant=own_tenant,
+        pseudonym_key=KEY,
+        inventory=inventory,
+    )
+
+
+def test_identifier_list_is_not_empty(identifiers: dict[str, set[str]]) -> None:
+    assert len(identifiers) >= 6
+    assert all(len(names) > 5 for names in identifiers.values())
+
+
+def test_regulator_view_carries_no_tenant_identifier(
+    hour: Hour, inventory: InventoryIndex, identifiers: dict[str, set[str]]
+) -> None:
+    everyone = set().union(*identifiers.values())
+    tenant_ids = set(identifiers)
+    for incident in hour.incidents:
+        bundle = incident_bundle(incident, feed(inventory))
+        assert leaks(bundle, everyone) == [], incident.id
+        assert tenant_tokens("\n".join(strings(bundle)), tenant_ids) == set(), incident.id
+        names = {o["name"] for o in bundle["objects"] if o["type"] == "identity"}
+        expected = {
+            pseudonym(KEY, "tenant", t) for t in (*incident.tenants, *incident.actor_tenants)
+        }
+        assert expected <= names  # the API's pseudonyms, the same everywhere
+
+
+def test_own_tenant_view_hides_only_the_others(
+    hour: Hour, inventory: InventoryIndex, identifiers: dict[str, set[str]]
+) -> None:
+    checked = 0
+    for incident in hour.incidents:
+        for own in incident.tenants:
+            others = set().union(*(v for k, v in identifiers.items() if k != own))
+            # An identifier both tenants use (none in the hour) would be the viewer's to see.
+            others -= identifiers[own]
+            bundle = incident_bundle(incident, feed(inventory, own))
+            assert leaks(bundle, others) == [], (incident.id, own)
+            text = "\n".join(strings(bundle))
+            names = {o["name"] for o in bundle["objects"] if o["type"] == "identity"}
+            assert own in names
+            own_vms = [
+                e.id for e in incident.entities if e.type == "vm" and e.id in identifiers[own]
+            ]
+            infra = {o["name"] for o in bundle["objects"] if o["type"] == "infrastructure"}
+            assert set(own_vms) <= infra
+            for other in {*incident.tenants, *incident.actor_tenants} - {own}:
+                assert pseudonym(KEY, "tenant", other) in names
+            assert own in tenant_tokens(text, set(identifiers))
+            checked += 1
+    assert checked >= len(hour.incidents)
+
+
+def test_hidden_addresses_stay_valid_and_reserved(hour: Hour, inventory: InventoryIndex) -> None:
+    tenant_nets = [ipaddress.ip_network(c) for t in inventory.tenants.values() for c in t.cidrs]
+    seen = 0
+    for incident in hour.incidents:
+        real = {e.id for e in incident.entities if e.type == "ip"}
+        bundle = incident_bundle(incident, feed(inventory))
+        for obj in bundle["objects"]:
+            if obj["type"] not in ("ipv4-addr", "ipv6-addr"):
+                continue
+            address = ipaddress.ip_address(obj["value"])
+            seen += 1
+            in_tenant = any(address in net for net in tenant_nets)
+            assert not in_tenant, obj["value"]
+            if obj["value"] not in real:
+                assert address in ipaddress.ip_network("198.18.0.0/15")
+    assert seen > 0
+
+
+def test_granted_view_keeps_identities(hour: Hour, inventory: InventoryIndex) -> None:
+    incident = next(i for i in hour.incidents if i.actor_tenants)
+    granted = FeedView(
+        tlp=Tlp.RED,
+        identities=IdentityPolicy.GRANTED,
+        own_tenant=None,
+        pseudonym_key=KEY,
+        inventory=inventory,
+    )
+    bundle = incident_bundle(incident, granted)
+    names = {o["name"] for o in bundle["objects"] if o["type"] == "identity"}
+    assert {*incident.tenants, *incident.actor_tenants} <= names
+    values = {o["value"] for o in bundle["objects"] if o["type"] == "ipv4-addr"}
+    assert values == {e.id for e in incident.entities if e.type == "ip"}
+
+
+def test_pseudonymous_ids_do_not_derive_from_real_names(
+    hour: Hour, inventory: InventoryIndex
+) -> None:
+    """A VM's infrastructure id in a pseudonymous feed differs from the granted feed's, so a
+    reader who knows the namespace cannot confirm a guessed VM name from an id."""
+    incident = next(i for i in hour.incidents if any(e.type == "vm" for e in i.entities))
+    granted = FeedView(
+        tlp=Tlp.AMBER,
+        identities=IdentityPolicy.GRANTED,
+        own_tenant=None,
+        pseudonym_key=KEY,
+        inventory=inventory,
+    )
+
+    def vm_ids(view: FeedView) -> set[str]:
+        bundle = incident_bundle(incident, view)
+        return {
+            o["id"]
+            for o in bundle["objects"]
+            if o["type"] == "infrastructure" and not o["name"].startswith("hv-")
+        }
+
+    assert vm_ids(granted)
+    assert vm_ids(granted).isdisjoint(vm_ids(feed(inventory)))
