@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from typing import Generic, Protocol, TypeVar
 
 from fenghuo.errors import FenghuoError
 from fenghuo.graph.service import CorrelatorService, CorrelatorServiceError, ServiceConfig
@@ -20,16 +21,25 @@ log = logging.getLogger(__name__)
 Wait = Callable[[Sequence[Callable[[], str | None]]], str | None]
 
 
-class ServiceThread:
-    """The service in a background thread: `failure()` says why it ended if it ended by itself
-    (for `fenghuo up`'s watched probes), `stop()` ends it and closes its store."""
+class Runs(Protocol):
+    def run(self, stop: threading.Event) -> None: ...
 
-    def __init__(self, service: CorrelatorService, store: Store) -> None:
+
+S = TypeVar("S", bound=Runs)
+
+
+class ServiceThread(Generic[S]):
+    """A service (the correlator, the feed, a push) in a background thread: `failure()` says
+    why it ended if it ended by itself (for `fenghuo up`'s watched probes), `stop()` ends it
+    and closes its store."""
+
+    def __init__(self, service: S, store: Store, name: str = "correlator") -> None:
         self.service = service
         self.store = store
+        self.name = name
         self.error: BaseException | None = None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="fenghuo-correlate", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"fenghuo-{name}", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -38,7 +48,7 @@ class ServiceThread:
         try:
             self.service.run(self._stop)
         except BaseException as exc:  # kept for failure(), which the caller watches
-            log.exception("the correlator service failed")
+            log.exception("the %s service failed", self.name)
             self.error = exc
 
     @property
@@ -48,13 +58,13 @@ class ServiceThread:
     def failure(self) -> str | None:
         if self._thread.is_alive() or self._stop.is_set():
             return None
-        return f"the correlator stopped: {self.error!r}"
+        return f"the {self.name} stopped: {self.error!r}"
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
         self._thread.join(timeout)
         if self._thread.is_alive():
-            log.warning("the correlator did not stop within %.0f s", timeout)
+            log.warning("the %s did not stop within %.0f s", self.name, timeout)
             return
         self.store.close()
 
@@ -70,7 +80,7 @@ def start_correlator(
     *,
     group_id: str | None = None,
     from_beginning: bool = True,
-) -> ServiceThread:
+) -> ServiceThread[CorrelatorService]:
     """Open the configured store and start the service on `bootstrap` in a thread."""
     config = ServiceConfig(
         bootstrap=bootstrap,

@@ -62,7 +62,7 @@ from fenghuo.graph.correlator import Correlator, CorrelatorConfig
 from fenghuo.graph.grading import GradingPolicy, load_policy
 from fenghuo.graph.reconcile import Suspects
 from fenghuo.ingest.kafka.producer import OutMessage, Publisher
-from fenghuo.ingest.kafka.topics import Topics
+from fenghuo.ingest.kafka.topics import Topics, wait_for_partitions
 from fenghuo.ingest.parsers import RecordError
 from fenghuo.ingest.routing import dead_letter_message
 from fenghuo.inventory.index import InventoryIndex
@@ -366,7 +366,7 @@ class CorrelatorService:
             }
         )
         try:
-            partitions = _partitions(consumer, topic, stop)
+            partitions = wait_for_partitions(consumer, topic, stop, "correlator")
             if partitions is None:
                 consumer.close()
                 return None
@@ -423,24 +423,3 @@ def _ok(record: Message) -> bool:
     if err.fatal():
         raise CorrelatorServiceError(str(err))
     return False  # transient (a partition leader moving): librdkafka retries by itself
-
-
-def _partitions(consumer: Consumer, topic: str, stop: threading.Event) -> list[int] | None:
-    """The topic's partition ids, waiting for it to exist (None if stopped first)."""
-    error = "no answer"
-    warned = time.monotonic()
-    while not stop.is_set():
-        try:
-            md = consumer.list_topics(topic, timeout=2.0)
-        except KafkaException as exc:
-            error = str(exc)
-        else:
-            found = md.topics.get(topic)
-            if found is not None and found.error is None and found.partitions:
-                return sorted(found.partitions)
-            error = str(found.error) if found is not None else "unknown topic"
-        if time.monotonic() - warned > 30:
-            log.warning("correlator: waiting for topic %s (%s)", topic, error)
-            warned = time.monotonic()
-        stop.wait(0.2)  # polling interval while the topic is being created
-    return None

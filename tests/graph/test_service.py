@@ -132,7 +132,7 @@ def started(
     config: ServiceConfig,
     store: SqliteStore,
     index: InventoryIndex,
-) -> ServiceThread:
+) -> ServiceThread[CorrelatorService]:
     """The service running in a thread on its own connection to the test's database."""
     own = SqliteStore(store.path)
     running = ServiceThread(service(config, own, lambda: index), own)

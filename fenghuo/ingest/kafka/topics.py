@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import concurrent.futures
+import logging
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic  # where confluent_kafka.admin gets it (typed there)
 
 from fenghuo.errors import BrokerUnavailableError, IngestError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = "fenghuo."
 
@@ -116,3 +120,26 @@ def _wait_listed(admin: AdminClient, bootstrap: str, names: set[str], deadline: 
         if not missing:
             return
         time.sleep(0.05)  # polling interval while the controller propagates the new topics
+
+
+def wait_for_partitions(
+    consumer: Consumer, topic: str, stop: threading.Event, who: str
+) -> list[int] | None:
+    """The topic's partition ids, waiting for it to exist (None if stopped first)."""
+    error = "no answer"
+    warned = time.monotonic()
+    while not stop.is_set():
+        try:
+            md = consumer.list_topics(topic, timeout=2.0)
+        except KafkaException as exc:
+            error = str(exc)
+        else:
+            found = md.topics.get(topic)
+            if found is not None and found.error is None and found.partitions:
+                return sorted(found.partitions)
+            error = str(found.error) if found is not None else "unknown topic"
+        if time.monotonic() - warned > 30:
+            log.warning("%s: waiting for topic %s (%s)", who, topic, error)
+            warned = time.monotonic()
+        stop.wait(0.2)  # polling interval while the topic is being created
+    return None
