@@ -412,6 +412,15 @@ def _register_extensions() -> None:
     main.add_command(train_command)
     main.add_command(simulate)
     main.add_command(evaluate)
+    from fenghuo.intel.stix.command import stix
+
+    main.add_command(stix)
+    from fenghuo.intel.push.cli import feed  # `fenghuo feed push|log` (fenghuo.intel.push)
+
+    main.add_command(feed)
+    from fenghuo.intel.collections_cli import collections  # `fenghuo collections ...`
+
+    main.add_command(collections)
 
 
 _register_extensions()

@@ -62,8 +62,19 @@ class Settings(BaseSettings):
     es_url: str | None = None  # e.g. http://127.0.0.1:9200 (needed when store=elasticsearch)
     es_index_prefix: str = Field(default="fenghuo-", pattern=r"^[a-z0-9][a-z0-9._-]*$")
 
-    # Keyed HMAC secret for tenant pseudonyms (used by later issues); must be set in production.
+    # Keyed HMAC secret for tenant pseudonyms (the API's, the regulator feed's and the reports');
+    # must be set in production.
     pseudonym_key: SecretStr = SecretStr(_PLACEHOLDER)
+    # The cloud provider: the STIX feed's creator identity and the reports' reporting unit.
+    provider_name: str = Field(default="Fenghuo demo cloud provider", min_length=1)
+
+    # `fenghuo up` pushes this local TAXII collection to a regulator's TAXII 2.1 collection (its
+    # URL) when both are set (fenghuo.intel.push); its delivery log is `feed_push_db`.
+    feed_push_collection: str | None = None
+    feed_push_url: str | None = None
+    feed_push_user: str | None = None
+    feed_push_password: SecretStr | None = None
+    feed_push_interval_s: float = Field(default=10.0, gt=0)
 
     @model_validator(mode="after")
     def _store_needs_its_server(self) -> Settings:
@@ -85,6 +96,11 @@ class Settings(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.data_dir / "fenghuo.db"
+
+    @property
+    def feed_push_db(self) -> Path:
+        """The feed pusher's own state (delivery log, positions), apart from the store."""
+        return self.data_dir / "feed-push.db"
 
 
 @functools.cache

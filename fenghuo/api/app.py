@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from fenghuo import __version__
 from fenghuo.api.deps import Services
-from fenghuo.api.limits import BodyLimit, RequestId
+from fenghuo.api.limits import INGEST_PREFIX, BodyLimit, RequestId
 from fenghuo.api.metrics import ApiMetrics, MetricsMiddleware, RouteTemplates
 from fenghuo.api.metrics import router as metrics_router
 from fenghuo.api.problems import install_problem_handlers
@@ -15,17 +15,20 @@ from fenghuo.api.ratelimit import AuthFailureLimiter
 from fenghuo.api.routes import (
     alerts,
     audit,
+    collections,
     detectors,
     health,
     hosts,
     incidents,
     ingest,
     keys,
+    reports,
     stats,
     suppressions,
     tenants,
 )
 from fenghuo.api.schemas import install_openapi
+from fenghuo.intel.taxii import MOUNT_PATH, create_taxii_app
 
 
 def create_app(services: Services) -> FastAPI:
@@ -44,14 +47,21 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(alerts.router, prefix="/api/v1")
     app.include_router(incidents.router, prefix="/api/v1")
     app.include_router(suppressions.router, prefix="/api/v1")
-    for ops in (tenants, hosts, detectors, stats, audit, keys):
+    app.include_router(reports.router, prefix="/api/v1")
+    for ops in (tenants, hosts, detectors, stats, audit, keys, collections):
         app.include_router(ops.router, prefix="/api/v1")
     app.include_router(metrics_router)
     # Outermost last: request id, then metrics (which see the body limit's 413s), then limits.
     limiter = AuthFailureLimiter.from_settings(services.settings)
     app.state.auth_limiter = limiter
-    app.state.metrics = ApiMetrics(services.store, limiter)
-    app.add_middleware(BodyLimit, max_bytes=services.settings.api_max_body_bytes)
+    app.state.metrics = ApiMetrics(services.store, limiter, services.clock)
+    # TAXII 2.1 under /taxii2/: its own app (TAXII errors, its own body limit), not in OpenAPI.
+    app.mount(MOUNT_PATH, create_taxii_app(services, limiter))
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=services.settings.api_max_body_bytes,
+        exempt_prefix=(INGEST_PREFIX, f"{MOUNT_PATH}/"),
+    )
     templates = RouteTemplates(lambda: app.openapi().get("paths", {}))
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics, templates=templates)
     app.add_middleware(RequestId)

@@ -8,6 +8,7 @@ store without having resolved one, because the scope is a required argument of e
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
@@ -31,6 +32,8 @@ class Services:
     ingestor: Ingestor | None  # None: a read-only API (no broker to publish to)
     broker_ready: Callable[[], bool]
     inventory: Callable[[], InventoryIndex | None] = lambda: None
+    # The clock of time-dependent answers (a report's due/overdue state): tests pass a fixed one.
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
 
 
 def get_services(request: Request) -> Services:
@@ -95,9 +98,11 @@ class Caller:
 
 def caller_for(key: ApiKey, services: Services) -> Caller:
     scope = Scope.for_key(key)
+    secret = services.settings.pseudonym_key.get_secret_value().encode()
+    if key.role is Role.REGULATOR:  # outside the cloud: every tenant by pseudonym
+        return Caller(key, scope, Redactor.for_outsider(secret, services.inventory()))
     if scope.tenant is None:
         return Caller(key, scope, Redactor.none())
-    secret = services.settings.pseudonym_key.get_secret_value().encode()
     return Caller(key, scope, Redactor.for_viewer(secret, scope.tenant, services.inventory()))
 
 
@@ -120,9 +125,17 @@ def _admin(key: CurrentKey, services: ServicesDep) -> Caller:
     return caller_for(key, services)
 
 
+def _report_reader(key: CurrentKey, services: ServicesDep) -> Caller:
+    _require(key, (*_READERS, Role.REGULATOR), "read regulator reports")
+    return caller_for(key, services)
+
+
 Viewer = Annotated[Caller, Depends(_viewer)]
 """Roles that read the security data: admin and soc_analyst (every tenant), tenant_viewer (its
 own tenant; others by pseudonym). Regulators read through TAXII, ingest keys only submit."""
 Triager = Annotated[Caller, Depends(_triager)]
 """Roles that act on alerts and incidents: admin and soc_analyst."""
 Admin = Annotated[Caller, Depends(_admin)]
+ReportReader = Annotated[Caller, Depends(_report_reader)]
+"""Readers of regulator reports: the `Viewer` roles, and regulators (the reports of incidents
+their granted collections select, every tenant by pseudonym)."""

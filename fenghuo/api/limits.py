@@ -28,7 +28,9 @@ class _BodyTooLarge(Exception):
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int, exempt_prefix: str = INGEST_PREFIX) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, exempt_prefix: str | tuple[str, ...] = INGEST_PREFIX
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.exempt_prefix = exempt_prefix

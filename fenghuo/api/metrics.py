@@ -9,6 +9,7 @@ status. Failed authentications and rate-limited requests come from the limiter's
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import time
@@ -25,6 +26,8 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fenghuo.api.ratelimit import AuthFailureLimiter
+from fenghuo.intel.reports.model import ReportState
+from fenghuo.intel.reports.repository import ReportQuery
 from fenghuo.store.base import AlertQuery, Store
 from fenghuo.store.base import Scope as StoreScope
 
@@ -70,12 +73,39 @@ class _StoreCollector(Collector):
         yield GaugeMetricFamily("fenghuo_store_up", "The store answered the scrape", value=up)
 
 
+class _ReportsCollector(Collector):
+    """Regulator reports past their deadline and not submitted, cloud-wide: one number with no
+    tenant label (an operator alerts on it; it names no tenant and no incident)."""
+
+    def __init__(self, store: Store, clock: Callable[[], dt.datetime]) -> None:
+        self.store = store
+        self.clock = clock
+
+    def collect(self) -> Iterable[Metric]:
+        try:
+            overdue = self.store.reports.count(StoreScope.everything(), _OVERDUE, self.clock())
+        except Exception:  # the scrape must answer; fenghuo_store_up says the store failed
+            log.exception("overdue report count for /metrics failed")
+            return
+        yield GaugeMetricFamily(
+            "fenghuo_reports_overdue",
+            "Regulator reports past their deadline and not submitted",
+            value=overdue,
+        )
+
+
+_OVERDUE = ReportQuery(states=frozenset({ReportState.OVERDUE}))
 # A query that selects nothing, cheaply: the probe only asks whether the store answers.
 _NOTHING = AlertQuery(host_id="\x00no host")
 
 
 class ApiMetrics:
-    def __init__(self, store: Store, limiter: AuthFailureLimiter) -> None:
+    def __init__(
+        self,
+        store: Store,
+        limiter: AuthFailureLimiter,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
         self.registry = CollectorRegistry()
         labels = ["method", "route", "status"]
         self.requests = Counter(
@@ -89,6 +119,7 @@ class ApiMetrics:
         )
         self.registry.register(_AuthCollector(limiter))
         self.registry.register(_StoreCollector(store))
+        self.registry.register(_ReportsCollector(store, clock))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
@@ -116,8 +147,11 @@ class RouteTemplates:
         # A route outside the published document (e.g. include_in_schema=False) at the top.
         route = scope.get("route")
         own = getattr(route, "path", None)
-        if isinstance(own, str) and compile_path(own)[0].match(path):
-            return own
+        if isinstance(own, str):
+            # A mounted app's route (the TAXII server) is relative to its mount point.
+            for template in (own, f"{scope.get('root_path', '')}{own}"):
+                if compile_path(template)[0].match(path):
+                    return template
         return UNMATCHED
 
 

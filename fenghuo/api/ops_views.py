@@ -136,6 +136,8 @@ class Statistics(msgspec.Struct, frozen=True, kw_only=True):
     tenants_at_risk: list[TenantRisk]  # highest severity, then risk, then id
     top_hosts: list[HostCount]
     incidents: IncidentFigures
+    # Regulator reports in scope past their deadline and not submitted (now, not the window).
+    reports_overdue: int = 0
 
 
 class AuditPage(msgspec.Struct, frozen=True, kw_only=True):

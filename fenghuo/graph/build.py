@@ -152,9 +152,14 @@ def build_incident(
         (t := inventory.tenants.get(name)) is not None and t.critical_infrastructure
         for name in {*radius.tenants, *tenants}
     )
+    state_organ = inventory is not None and any(
+        (t := inventory.tenants.get(name)) is not None and t.state_organ
+        for name in {*radius.tenants, *tenants}
+    )
     facts = Facts(
         severity=severity,
         critical_infrastructure=cii,
+        state_organ=state_organ,
         cross_tenant=bool(actors) or len(radius.tenants) > 1 or len(named_tenants) > 1,
         blast_tenants=len(radius.tenants),
         sequences=frozenset(rule.id for rule, _, _ in matched),
@@ -211,6 +216,7 @@ def build_incident(
         details={
             "sequence_steps": {r.id: [f.id, t.id] for r, f, t in matched},
             "critical_infrastructure": cii,
+            "state_organ": state_organ,
             "detected_at": discovered.isoformat(),
         },
     )

@@ -24,6 +24,7 @@ class GradingError(ConfigError):
 class Conditions(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     min_severity: Severity | None = None
     critical_infrastructure: bool | None = None
+    state_organ: bool | None = None
     cross_tenant: bool | None = None
     sequences_any: tuple[str, ...] = ()
     min_blast_tenants: int | None = None
@@ -58,6 +59,10 @@ class Facts:
     cross_tenant: bool
     blast_tenants: int
     sequences: frozenset[str] = field(default_factory=frozenset)
+    # An affected or exposed tenant is a state organ (inventory `state_organ: true`): the
+    # national reporting rules give it a shorter deadline. Last, with a default, so existing
+    # positional constructions keep their meaning.
+    state_organ: bool = False
 
 
 def _holds(when: Conditions, facts: Facts, grade: Grade | None = None) -> bool:
@@ -67,6 +72,8 @@ def _holds(when: Conditions, facts: Facts, grade: Grade | None = None) -> bool:
         when.critical_infrastructure is not None
         and facts.critical_infrastructure != when.critical_infrastructure
     ):
+        return False
+    if when.state_organ is not None and facts.state_organ != when.state_organ:
         return False
     if when.cross_tenant is not None and facts.cross_tenant != when.cross_tenant:
         return False

@@ -25,7 +25,7 @@ import enum
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 import msgspec
 
@@ -33,6 +33,11 @@ from fenghuo.errors import FenghuoError
 from fenghuo.model.alert import Alert, Severity, UtcDatetime
 from fenghuo.model.incident import Incident, IncidentStatus, encode_incident
 from fenghuo.store.keys import ApiKey, Role
+
+if TYPE_CHECKING:  # fenghuo.intel imports the store's key model: no import cycle at run time
+    from fenghuo.intel.collections import CollectionRepository
+    from fenghuo.intel.objects import ObjectRepository, StatusRepository
+    from fenghuo.intel.reports.repository import ReportRepository
 
 T = TypeVar("T")
 TargetKind = Literal["alert", "incident"]
@@ -394,6 +399,22 @@ class Store(Protocol):
 
     @property
     def suppressions(self) -> SuppressionRepository: ...
+
+    @property
+    def collections(self) -> CollectionRepository:
+        """TAXII collections and their grants (fenghuo.intel.collections)."""
+
+    @property
+    def objects(self) -> ObjectRepository:
+        """The collections' precomputed STIX objects (fenghuo.intel.objects)."""
+
+    @property
+    def taxii_status(self) -> StatusRepository:
+        """Status resources of TAXII POSTs."""
+
+    @property
+    def reports(self) -> ReportRepository:
+        """Regulator reports (fenghuo.intel.reports)."""
 
     def close(self) -> None: ...
 

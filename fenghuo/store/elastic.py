@@ -35,6 +35,9 @@ from typing import Any
 import msgspec
 from elasticsearch import BadRequestError, Elasticsearch
 
+from fenghuo.intel.reports.elastic import EsReports
+from fenghuo.intel.taxii_elastic import EsCollections, EsTaxiiStatus
+from fenghuo.intel.taxii_elastic_objects import EsObjects
 from fenghuo.model.alert import Alert, merge_alerts
 from fenghuo.model.incident import Incident
 from fenghuo.store import es_docs
@@ -207,6 +210,11 @@ class ElasticStore:
         self.audit = EsAudit(self._es)
         self.keys = EsKeys(self._es)
         self.suppressions = EsSuppressions(self._es)
+        self.reports = EsReports(self._es)  # regulator reports (fenghuo.intel.reports)
+        # TAXII collections, their objects and POST status resources (fenghuo.intel.taxii_*).
+        self.collections = EsCollections(self._es)
+        self.objects = EsObjects(self._es)
+        self.taxii_status = EsTaxiiStatus(self._es)
 
     @classmethod
     def connect(cls, url: str, *, prefix: str = "fenghuo-") -> ElasticStore:

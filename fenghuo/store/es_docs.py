@@ -76,7 +76,7 @@ class IndexNames:
 
 
 ROLLED = ("alerts", "incidents", "actions", "audit")
-PLAIN = ("keys", "suppressions")
+PLAIN = ("keys", "suppressions", "reports", "taxii_collections", "taxii_objects", "taxii_status")
 
 _KEYWORD = {"type": "keyword"}
 _DATE = {"type": "date"}
@@ -267,7 +267,73 @@ SUPPRESSIONS: dict[str, Any] = {
     },
 }
 
-PLAIN_MAPPINGS = {"keys": KEYS, "suppressions": SUPPRESSIONS}
+# Regulator reports (fenghuo.intel.reports.elastic): filter fields at the top level, the report
+# under `doc` (not indexed).
+REPORTS: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {
+        "id": _KEYWORD,
+        "incident_id": _KEYWORD,
+        "kind": _KEYWORD,
+        "tenant_id": _KEYWORD,
+        "submitted": {"type": "boolean"},
+        "due_ms": _LONG,
+        "due_from_ms": _LONG,
+        "due_sort": _LONG,
+        "doc": {"type": "object", "enabled": False},
+    },
+}
+
+# TAXII (fenghuo.intel.taxii_elastic): a collection with its readers and the append lease and
+# committed date added; object versions with their filter fields, the STIX object under `body`;
+# status resources under `doc`. Bodies are not indexed.
+_BOOL = {"type": "boolean"}
+TAXII_COLLECTIONS: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {
+        "id": _KEYWORD,
+        "created_at": _DATE,
+        "readers": _KEYWORD,
+        "committed_us": _LONG,
+        "lease_owner": _KEYWORD,
+        "lease_until": {"type": "double"},
+        "doc": {"type": "object", "enabled": False},
+    },
+}
+TAXII_OBJECTS: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {
+        "collection_id": _KEYWORD,
+        "added_us": _LONG,
+        "id": _KEYWORD,
+        "type": _KEYWORD,
+        "version": _KEYWORD,
+        "version_us": _LONG,
+        "spec_version": _KEYWORD,
+        "media_type": _KEYWORD,
+        "is_first": _BOOL,
+        "is_last": _BOOL,
+        "source": _KEYWORD,
+        "body": {"type": "object", "enabled": False},
+    },
+}
+TAXII_STATUS: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {
+        "id": _KEYWORD,
+        "collection_id": _KEYWORD,
+        "doc": {"type": "object", "enabled": False},
+    },
+}
+
+PLAIN_MAPPINGS = {
+    "keys": KEYS,
+    "suppressions": SUPPRESSIONS,
+    "reports": REPORTS,
+    "taxii_collections": TAXII_COLLECTIONS,
+    "taxii_objects": TAXII_OBJECTS,
+    "taxii_status": TAXII_STATUS,
+}
 
 
 def _iso(time: dt.datetime | None) -> str | None:

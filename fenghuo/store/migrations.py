@@ -167,14 +167,64 @@ CREATE INDEX alerts_last_seen ON alerts (last_seen_ms);
 CREATE INDEX incidents_last_seen ON incidents (last_seen_ms);
 """
 
-# The regulator feed (fenghuo.intel): TAXII collections and their precomputed objects.
+# The regulator feed (fenghuo.intel): TAXII collections, their grants, their precomputed objects
+# and the status resources of POSTs. A page of objects is a range read: date added is unique per
+# collection (microseconds), and the partial indexes keep `match[version]=last|first` one too.
 _V6_TAXII = """
-SELECT 1;
+CREATE TABLE taxii_collections (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE TABLE taxii_grants (
+    collection_id TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    PRIMARY KEY (collection_id, key_id)
+) WITHOUT ROWID;
+CREATE INDEX taxii_grants_key ON taxii_grants (key_id);
+CREATE TABLE taxii_objects (
+    collection_id TEXT NOT NULL,
+    added_us INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    version TEXT NOT NULL,
+    version_us INTEGER NOT NULL,
+    spec_version TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    is_first INTEGER NOT NULL,
+    is_last INTEGER NOT NULL,
+    source TEXT,
+    body TEXT NOT NULL
+);
+CREATE INDEX taxii_objects_source ON taxii_objects (collection_id, source) WHERE source IS NOT NULL;
+CREATE UNIQUE INDEX taxii_objects_added ON taxii_objects (collection_id, added_us);
+CREATE UNIQUE INDEX taxii_objects_version ON taxii_objects (collection_id, id, version_us);
+CREATE INDEX taxii_objects_last ON taxii_objects (collection_id, added_us, id) WHERE is_last = 1;
+CREATE INDEX taxii_objects_first ON taxii_objects (collection_id, added_us, id) WHERE is_first = 1;
+CREATE INDEX taxii_objects_type ON taxii_objects (collection_id, type, added_us);
+CREATE TABLE taxii_status (
+    id TEXT PRIMARY KEY,
+    collection_id TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
 """
 
-# Regulator reports (fenghuo.intel.reports).
+# Regulator reports (fenghuo.intel.reports): the document plus the columns its filters need.
+# Only draft/submitted is stored; due and overdue are computed against the clock in the query.
 _V7_REPORTS = """
-SELECT 1;
+CREATE TABLE reports (
+    id TEXT PRIMARY KEY,
+    incident_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    tenant_id TEXT,
+    submitted INTEGER NOT NULL DEFAULT 0,
+    due_ms INTEGER,
+    due_from_ms INTEGER,
+    doc TEXT NOT NULL
+);
+CREATE INDEX reports_due ON reports (submitted, due_ms);
+CREATE INDEX reports_tenant ON reports (tenant_id, due_ms);
+CREATE INDEX reports_incident ON reports (incident_id);
 """
 
 MIGRATIONS: tuple[str, ...] = (

@@ -16,6 +16,8 @@ from typing import Any
 
 import msgspec
 
+from fenghuo.intel.reports.sqlite import SqliteReports
+from fenghuo.intel.taxii_sqlite import SqliteCollections, SqliteObjects, SqliteTaxiiStatus
 from fenghuo.model.alert import Alert, decode_alert
 from fenghuo.model.incident import Incident, decode_incident, encode_incident
 from fenghuo.store.alerts import AlertStore
@@ -498,6 +500,11 @@ class SqliteStore:
         self.audit = SqliteAudit(self._writer)
         self.keys = KeyStore(path)
         self.suppressions = SqliteSuppressions(self._writer)
+        self.reports = SqliteReports(self._writer)  # regulator reports (fenghuo.intel.reports)
+        # The regulator feed's TAXII collections, objects and POST status resources.
+        self.collections = SqliteCollections(self._writer)
+        self.objects = SqliteObjects(self._writer)
+        self.taxii_status = SqliteTaxiiStatus(self._writer)
 
     def close(self) -> None:
         self._writer.close()

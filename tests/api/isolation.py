@@ -17,9 +17,14 @@ from typing import Any
 
 import yaml
 
+from fenghuo.intel.collections import Collection
+from fenghuo.intel.reports import Report, ReportKind, ReportQuery, load_config, sync_reports
+from fenghuo.intel.reports.actions import Actor, create_report
+from fenghuo.inventory.index import InventoryIndex
+from fenghuo.inventory.model import load_inventory as load_inventory_file
 from fenghuo.model.alert import Alert
 from fenghuo.model.incident import Incident
-from fenghuo.store.base import SuppressionRule
+from fenghuo.store.base import Scope, SuppressionRule
 from fenghuo.store.keys import Role
 from tests.api.seeded import Hour, SeededApi
 
@@ -34,6 +39,7 @@ class Access(enum.Enum):
     TRIAGE = "triage"  # admin, soc_analyst
     ADMIN = "admin"
     INGEST = "ingest"  # ingest, admin
+    REPORTS = "reports"  # READ's roles and regulator (the reports its grants select)
 
 
 ALLOWED: dict[Access, frozenset[str]] = {
@@ -41,6 +47,7 @@ ALLOWED: dict[Access, frozenset[str]] = {
     Access.TRIAGE: frozenset({"admin", "soc_analyst"}),
     Access.ADMIN: frozenset({"admin"}),
     Access.INGEST: frozenset({"admin", "ingest"}),
+    Access.REPORTS: frozenset({"admin", "soc_analyst", "tenant_viewer", "regulator"}),
 }
 
 # Kinds of caller; "tenant_viewer" stands for one viewer of each tenant.
@@ -85,6 +92,7 @@ class Target:
     id: str
     owners: frozenset[str] | None
     exists: bool = True
+    regulator_sees: bool = True  # False: a regulator gets 404 (no collection granted selects it)
 
     def describe(self) -> str:
         if not self.exists:
@@ -128,9 +136,16 @@ def targets(kind: str, api: SeededApi, inventory: dict[str, Any]) -> list[Target
         ]
     elif kind == "format":
         found = [Target("native", None)]
+    elif kind in ("report", "new-report"):
+        found = [
+            Target(r.id, frozenset([r.tenant_id] if r.tenant_id else []), regulator_sees=False)
+            for r in reports_to_probe(api, fresh=kind == "new-report")
+        ]
     elif kind == "new-key":
         key, _token = api.store.keys.create(Role.REGULATOR, name="probe-to-revoke")
         found = [Target(key.id, None)]
+    elif kind == "collection":
+        found = [Target(new_collection(api).id, None)]
     elif kind == "new-suppression":
         found = [
             Target(new_rule(api, a).id, frozenset({tenant}))
@@ -149,6 +164,40 @@ def one_per_tenant(hour: Hour) -> dict[str, Alert]:
         if alert.tenant_id:
             first.setdefault(alert.tenant_id, alert)
     return first
+
+
+def new_collection(api: SeededApi) -> Collection:
+    """A TAXII collection to probe (admins manage collections; nobody else sees them here)."""
+    return api.store.collections.create(
+        Collection(id=str(uuid.uuid4()), title="probe", created_at=dt.datetime.now(dt.UTC))
+    )
+
+
+def reports_to_probe(api: SeededApi, *, fresh: bool) -> list[Report]:
+    """The hour's initial reports (drafted here, idempotently), or `fresh` update reports made
+    for the probe (one per reportable incident), because submitting one is final."""
+    inventory = InventoryIndex(load_inventory_file(api.hour.root / "inventory.yaml"))
+    now = dt.datetime.now(dt.UTC)
+    sync_reports(api.store, api.hour.incidents, inventory, now)
+    initial = api.store.reports.list(
+        Scope.everything(), ReportQuery(kinds=frozenset({ReportKind.INITIAL})), now
+    )
+    if not fresh:
+        return initial
+    incidents = {i.id: i for i in api.hour.incidents}
+    return [
+        create_report(
+            api.store,
+            incidents[r.incident_id],
+            inventory,
+            load_config(),
+            kind=ReportKind.UPDATE,
+            due_at=None,
+            actor=Actor("isolation-test", "admin"),
+            now=now,
+        )
+        for r in initial
+    ]
 
 
 def new_rule(api: SeededApi, alert: Alert) -> SuppressionRule:
@@ -175,6 +224,8 @@ def expected_status(access: Access, ok: int, who: Who, target: Target | None) ->
     if target is None:
         return ok
     if not target.exists:
+        return 404
+    if who.role == "regulator" and not target.regulator_sees:
         return 404
     if who.tenant is not None and target.owners is not None and who.tenant not in target.owners:
         return 404

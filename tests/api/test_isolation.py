@@ -84,6 +84,23 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", f"{API}/keys"): Op(Access.ADMIN),
     ("POST", f"{API}/keys"): Op(Access.ADMIN, body={"role": "regulator", "name": "probe"}, ok=201),
     ("DELETE", f"{API}/keys/{{key_id}}"): Op(Access.ADMIN, "new-key"),
+    ("GET", f"{API}/collections"): Op(Access.ADMIN),
+    ("POST", f"{API}/collections"): Op(Access.ADMIN, body={"title": "probe"}, ok=201),
+    ("POST", f"{API}/collections/{{collection_id}}/grants"): Op(
+        Access.ADMIN, "collection", body={"key_ids": []}
+    ),
+    ("GET", f"{API}/reports"): Op(Access.REPORTS),
+    ("GET", f"{API}/reports/{{report_id}}"): Op(Access.REPORTS, "report"),
+    ("PATCH", f"{API}/reports/{{report_id}}"): Op(
+        Access.TRIAGE, "report", body={"sections": {"measures": {"zh": "探测", "en": "probe"}}}
+    ),
+    # Submitting is final: each test submits update reports made for it.
+    ("POST", f"{API}/reports/{{report_id}}/submit"): Op(
+        Access.TRIAGE, "new-report", body={"channel": "isolation probe"}
+    ),
+    ("POST", f"{API}/incidents/{{incident_id}}/reports"): Op(
+        Access.TRIAGE, "incident", body={"kind": "update"}, ok=201
+    ),
     ("GET", "/metrics"): Op(Access.PUBLIC),
 }
 

@@ -2,14 +2,16 @@
 from the live server's `/api/v1/openapi.json` and sends each as an admin and as a tenant viewer.
 
 Every answer must not be a server error, must carry a status the operation documents, and a
-JSON body valid against the documented schema. Operations with an alert or incident id are also
-called with a real id (of whatever tenant), so triage actions with generated bodies reach real
-targets. The ingest operation is fuzzed too: the seeded API has no broker, so an accepted format
-answers the documented 503 "Ingest is not served here", which is the one 5xx accepted.
+JSON body valid against the documented schema. Operations with an alert, incident or report id are
+also called with a real id (of whatever tenant), so triage actions and report edits with
+generated bodies reach real targets. The ingest operation is fuzzed too: the seeded API has no
+broker, so an accepted format answers the documented 503 "Ingest is not served here", which is
+the one 5xx accepted.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import Iterator
 from typing import Any
@@ -24,6 +26,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from fenghuo.intel.reports import ReportQuery, sync_reports
+from fenghuo.inventory.index import InventoryIndex
+from fenghuo.inventory.model import load_inventory
+from fenghuo.store.base import Scope
 from tests.api.seeded import SeededApi, replay_hour, seeded_api
 
 CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -58,10 +64,16 @@ def _node_id_for_schemathesis(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture(scope="module")
 def real_ids(fuzzed: SeededApi) -> dict[str, Iterator[str]]:
-    """Real ids to substitute, cycling through every alert and incident of the hour."""
+    """Real ids to substitute, cycling through every alert and incident of the hour and the
+    regulator reports drafted for it."""
+    now = dt.datetime.now(dt.UTC)
+    inventory = InventoryIndex(load_inventory(fuzzed.hour.root / "inventory.yaml"))
+    sync_reports(fuzzed.store, fuzzed.hour.incidents, inventory, now)
+    reports = fuzzed.store.reports.list(Scope.everything(), ReportQuery(), now)
     return {
         "alert_id": itertools.cycle([a.id for a in fuzzed.hour.alerts]),
         "incident_id": itertools.cycle([i.id for i in fuzzed.hour.incidents]),
+        "report_id": itertools.cycle([r.id for r in reports]),
     }
 
 

@@ -58,8 +58,11 @@ def _matches(doc_id: str, source: dict[str, Any], query: dict[str, Any] | None) 
     (kind, body), *_ = query.items()
     if kind == "bool":
         clauses = [*body.get("filter", []), *body.get("must", [])]
-        return all(_matches(doc_id, source, c) for c in clauses) and not any(
-            _matches(doc_id, source, c) for c in body.get("must_not", [])
+        should = body.get("should", [])  # only as a disjunction (minimum_should_match 1)
+        return (
+            all(_matches(doc_id, source, c) for c in clauses)
+            and not any(_matches(doc_id, source, c) for c in body.get("must_not", []))
+            and (not should or any(_matches(doc_id, source, c) for c in should))
         )
     if kind == "exists":
         return bool(_values(source, body["field"]))
@@ -73,7 +76,10 @@ def _matches(doc_id: str, source: dict[str, Any], query: dict[str, Any] | None) 
         ((field, bounds),) = body.items()
         found = _values(source, field)
         return any(
-            ("gte" not in bounds or v >= bounds["gte"]) and ("lt" not in bounds or v < bounds["lt"])
+            ("gte" not in bounds or v >= bounds["gte"])
+            and ("gt" not in bounds or v > bounds["gt"])
+            and ("lt" not in bounds or v < bounds["lt"])
+            and ("lte" not in bounds or v <= bounds["lte"])
             for v in found
         )
     if kind == "ids":

@@ -35,6 +35,8 @@ from fenghuo.api.ops_views import (
 )
 from fenghuo.api.problems import Problem
 from fenghuo.api.schemas import documented, respond
+from fenghuo.intel.reports.model import ReportState
+from fenghuo.intel.reports.repository import ReportQuery
 from fenghuo.model.alert import Severity
 from fenghuo.model.incident import Grade, Incident, IncidentStatus
 from fenghuo.store.base import AlertQuery, IncidentQuery, epoch_ms
@@ -160,6 +162,7 @@ def statistics(
     open_ones = [i for i in incidents if i.status in OPEN_STATUSES]
     statuses = Counter(i.status.value for i in incidents)
     grades = Counter(i.grade.value for i in incidents)
+    overdue = ReportQuery(states=frozenset({ReportState.OVERDUE}))
     return Statistics(
         since=since,
         until=until,
@@ -175,6 +178,7 @@ def statistics(
             by_status={s.value: statuses[s.value] for s in IncidentStatus},
             by_grade={g.value: grades[g.value] for g in sorted(Grade, key=GRADE_RANK.__getitem__)},
         ),
+        reports_overdue=store.reports.count(scope, overdue, services.clock()),
     )
 
 
