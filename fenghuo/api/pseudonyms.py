@@ -7,10 +7,29 @@ alerts that involve the same neighbour) but cannot be reversed or recomputed wit
 Redaction covers every identifier that names another tenant or its property, taken from the
 inventory: tenant ids and display names, cloud accounts, VPCs, VM names, UUIDs, instance ids and
 addresses, container ids and names. It runs over the whole response document (titles, summaries,
-details, graph nodes, timelines), matching whole identifiers only, so text written by a detector
-("acme VM acme-web-1 ...") is covered too. A tenant id found in a document's tenant fields but not
-in the inventory is pseudonymised as well. Provider-owned names (hosts, shared services) and
-parties outside the cloud (external accounts) are not tenants and stay as they are.
+details, graph nodes, timelines), so text written by a detector ("acme VM acme-web-1 ...") is
+covered too. A tenant id found in a document's tenant fields but not in the inventory is
+pseudonymised as well. Provider-owned names (hosts, shared services) and parties outside the
+cloud (external accounts) are not tenants and stay as they are.
+
+How text is matched (`Redactor.text`), one regex per viewer mapping, scanning left to right; at
+each position the longest candidate that matches there wins, and matches do not overlap:
+
+- another tenant's id or display name, as a *token*: bounded by the start or end of the text or
+  by any character that is not `[A-Za-z0-9]`, so a tenant joined to other text is hidden too
+  ("globex->acme", "role/globex-app-instance-role"); it reads as the tenant's pseudonym;
+- any other hidden identifier (VM name, address, account, ...), *whole*: not next to a word
+  character `[A-Za-z0-9_]`, nor to a hyphen that joins it to one ("globex-web-1" and
+  "globex-web-1->acme", not "globex-web-10" nor "x-globex-web-1"); it reads as its own
+  pseudonym;
+- the viewer's own identifiers (`_own_identifiers`), bounded like a token: kept as they are, and
+  a tenant id inside one (the viewer's VM "acme-globex-bridge") is the viewer's own text. An own
+  identifier is rewritten only as part of a longer hidden one that starts there or before it
+  (another tenant's VM "globex-acme-peer" is that tenant's name, read whole).
+
+A string that is both the viewer's own identifier and another tenant's (a shared label) is the
+viewer's to see, as whole identifiers always were; a tenant named only by a document's tenant
+fields is hidden even then.
 """
 
 from __future__ import annotations
@@ -25,8 +44,14 @@ from typing import Any
 
 from fenghuo.inventory.index import InventoryIndex
 
-# Characters that continue an identifier: a match must not be part of a longer one.
-_IDENT = r"A-Za-z0-9_\-"
+# What continues an identifier: a whole identifier must not be part of a longer one. A word
+# character does, and so does a hyphen between it and a word character ("globex-web-10"), but
+# not a hyphen before anything else ("10.2.0.11->10.1.0.11", "hooli-app-1->acme").
+_WORD = r"A-Za-z0-9_"
+_NOT_AFTER_IDENT = rf"(?<![{_WORD}])(?<![{_WORD}]-)"
+_NOT_BEFORE_IDENT = rf"(?![{_WORD}])(?!-[{_WORD}])"
+# Characters that continue a token: a tenant's id or name must not be part of a longer word.
+_ALNUM = r"A-Za-z0-9"
 _TENANT_FIELDS = ("tenant_id", "actor_tenant_id")
 _TENANT_LISTS = ("tenants", "actor_tenants")
 
@@ -45,7 +70,9 @@ class Redactor:
         self.key = key
         self.own_tenant = own_tenant
         self.active = own_tenant is not None
-        self._names: dict[str, str] = {}
+        self._names: dict[str, str] = {}  # every hidden identifier (tenants too) -> pseudonym
+        self._token_names: dict[str, str] = {}  # other tenants' ids and names, hidden as tokens
+        self._keep: frozenset[str] = frozenset()  # the viewer's own identifiers, as written
         self._tenant_pseudonyms: dict[str, str] = {}
         self._tenant_tokens: set[str] = set()  # search tokens that name another tenant
         self._own: set[str] = set()  # the viewer's own identifiers, casefolded
@@ -64,6 +91,12 @@ class Redactor:
         shared; a request copies it only if a document names a tenant the inventory lacks."""
         return copy.copy(_prototype(key, own_tenant, inventory))
 
+    @classmethod
+    def for_outsider(cls, key: bytes, inventory: InventoryIndex | None) -> Redactor:
+        """A reader with no tenant of its own (a regulator's feed): every tenant is hidden.
+        Same mapping as a viewer's, so each tenant reads as the same pseudonym everywhere."""
+        return copy.copy(_outsider_prototype(key, inventory))
+
     # --- the mapping -----------------------------------------------------------------------
 
     def _hide(self, kind: str, value: str | None) -> None:
@@ -77,8 +110,10 @@ class Redactor:
             self._hide("tenant", tenant.id)
             self._tenant_tokens |= _tokens(tenant.id)
             self._tenant_pseudonyms[pseudonym(self.key, "tenant", tenant.id)] = tenant.id
+            self._token_names[tenant.id] = self._names[tenant.id]
             if tenant.name and tenant.name != tenant.id:
                 self._names[tenant.name] = pseudonym(self.key, "tenant", tenant.id)
+                self._token_names[tenant.name] = self._names[tenant.name]
             for account in tenant.accounts:
                 self._hide("account", account)
             for vpc in tenant.vpcs:
@@ -103,14 +138,35 @@ class Redactor:
         own = _own_identifiers(inventory, self.own_tenant)
         for name in own:
             self._names.pop(name, None)
+            self._token_names.pop(name, None)
         self._own = {name.casefold() for name in own}
+        self._keep = frozenset(own)
 
     def _compile(self) -> None:
-        if not self._names:
+        """The one regex of this mapping (see the module's docstring) and what each match
+        becomes. Built when the mapping is (`_prototype`), again only if a document adds a
+        tenant (`_learn_tenants`)."""
+        # Hidden beats kept for the same string only for a tenant a document named
+        # (`_learn_tenants`): the inventory's own identifiers were taken out of the mapping.
+        self._replacements = {name: name for name in self._keep} | self._names
+        if not self._names:  # nothing to hide: the viewer's own identifiers need no matching
             self._pattern: re.Pattern[str] | None = None
             return
-        alternatives = "|".join(re.escape(n) for n in sorted(self._names, key=len, reverse=True))
-        self._pattern = re.compile(f"(?<![{_IDENT}])(?:{alternatives})(?![{_IDENT}])")
+        # Every candidate ends with its own boundary check. Where an identifier goes on before
+        # the position (after "_", or "-" after a word character) only tokens can start
+        # (another hidden identifier is whole), elsewhere any candidate can.
+        anywhere = _Trie()
+        in_word = _Trie()
+        for name in self._replacements:
+            if name in self._names and name not in self._token_names:
+                anywhere.add(name, _NOT_BEFORE_IDENT)  # another hidden identifier: whole
+            else:  # a tenant's id or name, or the viewer's own identifier: a token
+                anywhere.add(name, f"(?![{_ALNUM}])")
+                in_word.add(name, f"(?![{_ALNUM}])")
+        branches = [f"{_NOT_AFTER_IDENT}{anywhere.regex()}"]
+        if in_word.children:
+            branches.append(f"(?<=[_\\-]){in_word.regex()}")
+        self._pattern = re.compile("|".join(branches))
 
     def _learn_tenants(self, tenants: Iterable[str | None]) -> None:
         added = False
@@ -118,8 +174,10 @@ class Redactor:
             if tenant and tenant != self.own_tenant and tenant not in self._names:
                 if not added:  # copy on write: the mapping may be shared (`for_viewer`)
                     self._names = dict(self._names)
+                    self._token_names = dict(self._token_names)
                     self._tenant_tokens = set(self._tenant_tokens)
                 self._hide("tenant", tenant)
+                self._token_names[tenant] = self._names[tenant]
                 self._tenant_tokens |= _tokens(tenant)
                 added = True
         if added:
@@ -136,7 +194,7 @@ class Redactor:
     def text(self, value: str) -> str:
         if not self.active or self._pattern is None:
             return value
-        return self._pattern.sub(lambda m: self._names[m.group(0)], value)
+        return self._pattern.sub(lambda m: self._replacements[m.group(0)], value)
 
     def document(self, doc: Any) -> Any:
         """A JSON-shaped value (dicts, lists, strings, numbers) with other tenants replaced."""
@@ -199,6 +257,16 @@ def _prototype(key: bytes, own_tenant: str, inventory: InventoryIndex | None) ->
     return Redactor(key, own_tenant, inventory)
 
 
+@functools.lru_cache(maxsize=64)
+def _outsider_prototype(key: bytes, inventory: InventoryIndex | None) -> Redactor:
+    redactor = Redactor(key, None, None)  # inactive until told: `own_tenant=None` means "admin"
+    redactor.active = True
+    if inventory is not None:
+        redactor._learn_inventory(inventory)  # own_tenant None: no tenant is skipped
+    redactor._compile()
+    return redactor
+
+
 def _own_identifiers(inventory: InventoryIndex, tenant: str | None) -> set[str]:
     own: set[str] = set()
     if tenant in inventory.tenants:
@@ -212,6 +280,41 @@ def _own_identifiers(inventory: InventoryIndex, tenant: str | None) -> set[str]:
         own |= {c.id for c in host.containers if c.tenant == tenant}
     own.discard("")
     return own
+
+
+class _Trie:
+    """Literal strings as one regex that shares their prefixes: `re` tries the alternatives of
+    an alternation one by one, so a flat alternation of thousands of identifiers costs
+    thousands of tries at every position of the text; this costs a few per character matched.
+    At each point the longer continuations come first, so the longest string that matches
+    (with its own end check) wins, as in a flat alternation sorted longest first."""
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Trie] = {}
+        self.end: str | None = None  # the end check of a string that ends here
+
+    def add(self, literal: str, end: str) -> None:
+        node = self
+        for char in literal:
+            node = node.children.setdefault(char, _Trie())
+        node.end = end
+
+    def regex(self) -> str:
+        parts = []
+        node = self
+        # A chain of single characters is one literal, not nested groups: the nesting (and
+        # the recursion here) is as deep as the strings branch, not as long as they are.
+        while len(node.children) == 1 and node.end is None:
+            ((char, node),) = node.children.items()
+            parts.append(re.escape(char))
+        branches = [
+            re.escape(char) + child.regex() for char, child in sorted(node.children.items())
+        ]
+        if node.end is not None:
+            branches.append(node.end)  # last: a longer string that matches wins
+        if len(branches) == 1:
+            return "".join(parts) + branches[0]
+        return "".join(parts) + "(?:" + "|".join(branches) + ")"
 
 
 def _tokens(text: str) -> set[str]:
