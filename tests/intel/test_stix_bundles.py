@@ -6,11 +6,18 @@ levels) must pass `stix2validator.validate_instance` with no error and no warnin
 - 103 "Given ID value ... is not a valid UUIDv4 ID": our SDO/SRO ids are UUIDv5 of the incident
   id and the object's role (CONTRACTS.md: re-exports and restarts must produce the same ids).
   STIX 2.1 recommends, not requires, UUIDv4 for them, and allows UUIDv5 for deterministic ids.
+
+Bundles built with the incident's alerts (`alerts=`) carry their flows and files as SCOs; there
+the validator may also warn 301 ("should contain both the 'src_port' and 'dst_port'") on a
+`network-traffic` object, and only there: the detectors' details do not report the initiator's
+ephemeral port, and the export does not make one up.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
+import random
 import re
 from typing import Any
 
@@ -28,6 +35,7 @@ from fenghuo.intel.stix import (
 )
 from fenghuo.inventory.index import InventoryIndex
 from fenghuo.inventory.model import load_inventory
+from fenghuo.model.alert import Alert
 from fenghuo.model.incident import Incident
 from tests.api.seeded import Hour
 
@@ -102,6 +110,162 @@ def test_every_bundle_validates(hour: Hour, inventory: InventoryIndex) -> None:
             assert not unexpected, (incident.id, feed.tlp, result.warnings)
             checked += 1
     assert checked == 5 * len(hour.incidents)
+
+
+def unexpected_warnings(warnings: list[str]) -> list[str]:
+    """Warnings beyond 103, and beyond 301 on a network-traffic object (module docstring)."""
+    found = []
+    for warning in warnings:
+        codes = warning_codes([warning])
+        if codes <= ACCEPTED_WARNINGS:
+            continue
+        if codes == {"301"} and re.match(r"network-traffic--[0-9a-f-]{36}: ", warning):
+            continue
+        found.append(warning)
+    return found
+
+
+def test_every_bundle_with_alerts_validates(hour: Hour, inventory: InventoryIndex) -> None:
+    options = ValidationOptions(version="2.1")
+    checked = 0
+    for incident in hour.incidents:
+        for feed in views(inventory, incident):
+            bundle = incident_bundle(incident, feed, alerts=hour.alerts)
+            result = validate_instance(bundle, options)
+            assert result.is_valid, (incident.id, feed, [e.message for e in result.errors])
+            assert unexpected_warnings(result.warnings) == [], (incident.id, feed.tlp)
+            checked += 1
+    assert checked == 5 * len(hour.incidents)
+
+
+def own_alerts(hour: Hour, incident: Incident) -> list[Alert]:
+    return [a for a in hour.alerts if a.id in incident.alert_ids]
+
+
+def expected_flows(alerts: list[Alert]) -> set[tuple[str | None, str | None, int | None]]:
+    """(source, destination, destination port) of the flows the details report, read here
+    independently: an accepted flow's initiator, responder and service port; each target of a
+    probing alert, from its one source, a port only when one service was probed."""
+    found: set[tuple[str | None, str | None, int | None]] = set()
+    for alert in alerts:
+        details = alert.details
+        if "initiator" in details:
+            service_port = int(details["service"].split("/")[0])
+            found.add((details["initiator"], details["responder"], service_port))
+        elif details.get("targets"):
+            services = details["services"]
+            port = int(services[0].split("/")[0]) if len(services) == 1 else None
+            (source,) = details["sources"]  # one source in the hour
+            found |= {(source, target, port) for target in details["targets"]}
+    return found
+
+
+def expected_paths(alerts: list[Alert]) -> set[str]:
+    """The files the details name: binaries, disk images, written and escaped-through files."""
+    paths: set[str] = set()
+    for alert in alerts:
+        details = alert.details
+        paths |= {details[k] for k in ("exe", "path", "file") if k in details}
+        paths |= set(details.get("paths", []))
+        paths |= {a for a in details.get("argv", [])[1:] if a.startswith("/")}
+    return paths
+
+
+def test_bundles_with_alerts_carry_flows_and_files(hour: Hour, inventory: InventoryIndex) -> None:
+    feed = view(inventory, Tlp.RED, IdentityPolicy.GRANTED)
+    flows_seen = files_seen = 0
+    for incident in hour.incidents:
+        alerts = own_alerts(hour, incident)
+        assert len(alerts) == len(incident.alert_ids)  # the hour has every incident's alerts
+        objects = _by_id(incident_objects(incident, feed, alerts=alerts))
+        traffic = [o for o in objects.values() if o["type"] == "network-traffic"]
+        flows = {
+            (
+                objects[o["src_ref"]]["value"] if "src_ref" in o else None,
+                objects[o["dst_ref"]]["value"] if "dst_ref" in o else None,
+                o.get("dst_port"),
+            )
+            for o in traffic
+        }
+        assert flows == expected_flows(alerts), incident.id
+        for o in traffic:
+            assert o["protocols"][0] in ("ipv4", "ipv6")
+            assert {objects[o[r]]["type"] for r in ("src_ref", "dst_ref") if r in o} <= {
+                "ipv4-addr",
+                "ipv6-addr",
+            }
+        files = {
+            f"{objects[o['parent_directory_ref']]['path'].rstrip('/')}/{o['name']}"
+            for o in objects.values()
+            if o["type"] == "file"
+        }
+        assert expected_paths(alerts) <= files, incident.id
+        for alert in alerts:  # an accepted flow's volume counts for its sender
+            if "initiator" in alert.details:
+                (flow,) = [
+                    o
+                    for o in traffic
+                    if objects[o["src_ref"]]["value"] == alert.details["initiator"]
+                    and objects[o["dst_ref"]]["value"] == alert.details["responder"]
+                    and f"{o.get('dst_port')}/tcp" == alert.details["service"]
+                ]
+                counts = {flow.get("src_byte_count"), flow.get("dst_byte_count")}
+                assert alert.details["bytes"] in counts
+        scos = {i for i, o in objects.items() if "modified" not in o and "spec_version" in o}
+        observed = [o for o in objects.values() if o["type"] == "observed-data"]
+        assert {r for o in observed for r in o["object_refs"]} == scos  # every SCO is evidence
+        without = incident_objects(incident, feed)
+        assert not {o["type"] for o in without} & {"network-traffic", "file", "directory"}
+        flows_seen += len(traffic)
+        files_seen += len(files)
+    assert flows_seen >= 2  # the hour's accepted flow and probing
+    assert files_seen >= 5  # disk images, binaries, an authorized_keys, core_pattern...
+
+
+def test_disk_images_are_files_in_their_directory(hour: Hour, inventory: InventoryIndex) -> None:
+    incident = next(
+        i for i in hour.incidents if any("qcow2" in str(a.details) for a in own_alerts(hour, i))
+    )
+    feed = view(inventory, Tlp.RED, IdentityPolicy.GRANTED)
+    objects = _by_id(incident_objects(incident, feed, alerts=own_alerts(hour, incident)))
+    disks = [o for o in objects.values() if o["type"] == "file" and o["name"].endswith(".qcow2")]
+    assert disks
+    for disk in disks:
+        assert objects[disk["parent_directory_ref"]]["path"] == "/var/lib/libvirt/images"
+    images = {o.get("image_ref") for o in objects.values() if o["type"] == "process"}
+    assert {objects[i]["name"] for i in images if i} >= {"qemu-kvm"}  # the process's binary
+
+
+def test_alert_order_and_copies_do_not_matter(hour: Hour, inventory: InventoryIndex) -> None:
+    shuffler = random.Random(20)
+    for incident in hour.incidents:
+        for feed in (view(inventory), view(inventory, identities=IdentityPolicy.GRANTED)):
+            alerts = own_alerts(hour, incident)
+            first = incident_objects(incident, feed, alerts=alerts)
+            for _ in range(3):
+                shuffled = [*alerts, *hour.alerts, *alerts]  # copies, other incidents' alerts
+                shuffler.shuffle(shuffled)
+                assert incident_objects(incident, feed, alerts=shuffled) == first, incident.id
+            assert incident_objects(incident, feed, alerts=alerts[::-1]) == first
+            assert incident_bundle(incident, feed, alerts=tuple(reversed(alerts))) == (
+                incident_bundle(incident, feed, alerts=alerts)
+            )
+
+
+def test_hidden_flow_ends_are_reserved_addresses(hour: Hour, inventory: InventoryIndex) -> None:
+    tenant_nets = [ipaddress.ip_network(c) for t in inventory.tenants.values() for c in t.cidrs]
+    ends = 0
+    for incident in hour.incidents:
+        objects = _by_id(incident_objects(incident, view(inventory), alerts=hour.alerts))
+        for o in objects.values():
+            if o["type"] != "network-traffic":
+                continue
+            for ref in ("src_ref", "dst_ref"):
+                if ref in o:
+                    address = ipaddress.ip_address(objects[o[ref]]["value"])
+                    assert not any(address in net for net in tenant_nets), o["id"]
+                    ends += 1
+    assert ends > 0
 
 
 def test_bundle_contents(hour: Hour, inventory: InventoryIndex) -> None:

@@ -3,7 +3,8 @@
 The identifiers are read from the inventory YAML here, independently of the code under test
 (tenant ids and names, cloud accounts, VPCs, VM names, UUIDs, instance ids, addresses, interfaces,
 disks, container ids), and every string of every object of every pseudonymous bundle of the
-simulated hour (keys included) is scanned for them as whole tokens.
+simulated hour (keys included) is scanned for them as whole tokens; bundles are built both
+without and with the hour's alerts (whose details add flows and files: disk image paths name VMs).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import yaml
 from fenghuo.api.pseudonyms import pseudonym
 from fenghuo.intel.collections import IdentityPolicy, Tlp
 from fenghuo.intel.stix import FeedView, incident_bundle
+from fenghuo.intel.stix.view import Masker
 from fenghuo.inventory.index import InventoryIndex
 from fenghuo.inventory.model import load_inventory
 from tests.api.seeded import Hour
@@ -96,13 +98,15 @@ def test_identifier_list_is_not_empty(identifiers: dict[str, set[str]]) -> None:
     assert all(len(names) > 5 for names in identifiers.values())
 
 
+@pytest.mark.parametrize("with_alerts", [False, True], ids=["incident", "with-alerts"])
 def test_regulator_view_carries_no_tenant_identifier(
-    hour: Hour, inventory: InventoryIndex, identifiers: dict[str, set[str]]
+    hour: Hour, inventory: InventoryIndex, identifiers: dict[str, set[str]], with_alerts: bool
 ) -> None:
     everyone = set().union(*identifiers.values())
     tenant_ids = set(identifiers)
+    alerts = hour.alerts if with_alerts else []
     for incident in hour.incidents:
-        bundle = incident_bundle(incident, feed(inventory))
+        bundle = incident_bundle(incident, feed(inventory), alerts=alerts)
         assert leaks(bundle, everyone) == [], incident.id
         assert tenant_tokens("\n".join(strings(bundle)), tenant_ids) == set(), incident.id
         names = {o["name"] for o in bundle["objects"] if o["type"] == "identity"}
@@ -112,16 +116,18 @@ def test_regulator_view_carries_no_tenant_identifier(
         assert expected <= names  # the API's pseudonyms, the same everywhere
 
 
+@pytest.mark.parametrize("with_alerts", [False, True], ids=["incident", "with-alerts"])
 def test_own_tenant_view_hides_only_the_others(
-    hour: Hour, inventory: InventoryIndex, identifiers: dict[str, set[str]]
+    hour: Hour, inventory: InventoryIndex, identifiers: dict[str, set[str]], with_alerts: bool
 ) -> None:
+    alerts = hour.alerts if with_alerts else []
     checked = 0
     for incident in hour.incidents:
         for own in incident.tenants:
             others = set().union(*(v for k, v in identifiers.items() if k != own))
             # An identifier both tenants use (none in the hour) would be the viewer's to see.
             others -= identifiers[own]
-            bundle = incident_bundle(incident, feed(inventory, own))
+            bundle = incident_bundle(incident, feed(inventory, own), alerts=alerts)
             assert leaks(bundle, others) == [], (incident.id, own)
             text = "\n".join(strings(bundle))
             names = {o["name"] for o in bundle["objects"] if o["type"] == "identity"}
@@ -143,7 +149,7 @@ def test_hidden_addresses_stay_valid_and_reserved(hour: Hour, inventory: Invento
     seen = 0
     for incident in hour.incidents:
         real = {e.id for e in incident.entities if e.type == "ip"}
-        bundle = incident_bundle(incident, feed(inventory))
+        bundle = incident_bundle(incident, feed(inventory), alerts=hour.alerts)
         for obj in bundle["objects"]:
             if obj["type"] not in ("ipv4-addr", "ipv6-addr"):
                 continue
@@ -196,3 +202,51 @@ def test_pseudonymous_ids_do_not_derive_from_real_names(
 
     assert vm_ids(granted)
     assert vm_ids(granted).isdisjoint(vm_ids(feed(inventory)))
+
+
+def disk_files(bundle: dict[str, Any]) -> set[str]:
+    objects = {o["id"]: o for o in bundle["objects"]}
+    return {
+        f"{objects[o['parent_directory_ref']]['path']}/{o['name']}"
+        for o in bundle["objects"]
+        if o["type"] == "file" and o["name"].endswith(".qcow2")
+    }
+
+
+def test_disk_image_files_are_masked_like_their_vms(hour: Hour, inventory: InventoryIndex) -> None:
+    """A disk image path names its VM: a reader who may not see the VM reads the VM's pseudonym
+    in the file name (the same as the VM's infrastructure object); its owner reads it as is."""
+    raw = yaml.safe_load((hour.root / "inventory.yaml").read_text())
+    owner = {d: vm["tenant"] for h in raw["hosts"] for vm in h.get("vms", []) for d in vm["disks"]}
+    checked = 0
+    for incident in hour.incidents:
+        paths = {
+            a.details["path"]
+            for a in hour.alerts
+            if a.id in incident.alert_ids and str(a.details.get("path", "")).endswith(".qcow2")
+        }
+        for path in paths:
+            regulator = incident_bundle(incident, feed(inventory), alerts=hour.alerts)
+            shown = disk_files(regulator)
+            assert path not in shown
+            assert len(shown) == 1
+            (name,) = shown
+            vm = path.rsplit("/", 1)[1].removesuffix(".qcow2")
+            assert name == f"/var/lib/libvirt/images/{pseudonym(KEY, 'vm', vm)}.qcow2"
+            infra = {o["name"] for o in regulator["objects"] if o["type"] == "infrastructure"}
+            assert pseudonym(KEY, "vm", vm) in infra
+            mine = incident_bundle(incident, feed(inventory, owner[path]), alerts=hour.alerts)
+            assert disk_files(mine) == {path}
+            checked += 1
+    assert checked >= 2
+
+
+def test_a_disk_path_naming_nothing_known_is_still_masked(inventory: InventoryIndex) -> None:
+    """A hidden VM's disk whose path the text rewrite leaves alone (here: no rewrite at all)
+    gets a pseudonymous file name, from the inventory's disk list."""
+    vm = next(v for h in inventory.hosts.values() for v in h.vms if v.disks)
+    (disk, *_) = vm.disks
+    shown = Masker(feed(inventory)).path(disk, lambda value: value)
+    assert shown != disk
+    assert shown == f"{disk.rpartition('/')[0]}/{pseudonym(KEY, 'disk', disk)}"
+    assert Masker(feed(inventory, vm.tenant)).path(disk, lambda value: value) == disk

@@ -9,6 +9,7 @@ The TAXII feed writer (`fenghuo.intel.feed`) and `fenghuo stix export` call thes
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import stix2
@@ -26,6 +27,7 @@ from fenghuo.intel.stix.definitions import (
 )
 from fenghuo.intel.stix.versions import revoked_versions
 from fenghuo.intel.stix.view import FeedView
+from fenghuo.model.alert import Alert
 from fenghuo.model.incident import Incident
 
 __all__ = [
@@ -48,9 +50,12 @@ def shared_objects(view: FeedView) -> list[dict[str, Any]]:
     return shared_definitions(view.tlp, view.provider_name)
 
 
-def incident_bundle(incident: Incident, view: FeedView) -> dict[str, Any]:
-    """A bundle (shared objects, then the incident's), its id deterministic like the rest."""
-    objects = [*shared_objects(view), *incident_objects(incident, view)]
+def incident_bundle(
+    incident: Incident, view: FeedView, *, alerts: Sequence[Alert] = ()
+) -> dict[str, Any]:
+    """A bundle (shared objects, then the incident's), its id deterministic like the rest;
+    `alerts` as for `incident_objects`."""
+    objects = [*shared_objects(view), *incident_objects(incident, view, alerts=alerts)]
     bundle_id = stix_id(
         "bundle", incident.id, view.tlp.value, view.identities.value, view.own_tenant or ""
     )

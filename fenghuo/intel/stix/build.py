@@ -9,8 +9,9 @@ What a bundle holds (besides the shared definitions, `definitions.shared_definit
 - `course-of-action` per detector (its runbook), `mitigates` the technique's attack pattern;
 - `identity` per affected or acting tenant; the technique `targets` each affected tenant;
 - `infrastructure` per hypervisor host and VM; a host `consists-of` the VMs it runs;
-- `observed-data` with the evidence as SCOs (addresses, accounts, processes), and a `sighting`
-  of each attack pattern (seen by the provider) that points at it;
+- `observed-data` with the evidence as SCOs (addresses, accounts, processes from the incident's
+  entities; with `alerts`, the flows and files of their details, `evidence.py`), and a
+  `sighting` of each attack pattern (seen by the provider) that points at it;
 - `related-to` relationships from the incident to everything it involves (STIX 2.1 defines no
   other relationship for `incident`, and the validator warns on undefined ones).
 
@@ -25,8 +26,8 @@ new versions of exactly the objects that can have changed, under the same ids.
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import stix2
@@ -43,8 +44,10 @@ from fenghuo.intel.stix.definitions import (
     stix_time,
     to_json,
 )
+from fenghuo.intel.stix.evidence import Evidence, address_sco, incident_alerts
 from fenghuo.intel.stix.extensions import fenghuo_properties, incident_core_properties
 from fenghuo.intel.stix.view import FeedView, Masker
+from fenghuo.model.alert import Alert
 from fenghuo.model.incident import Incident
 
 # ATT&CK names of the techniques Fenghuo's detectors report (enterprise matrix, v16).
@@ -67,7 +70,7 @@ def _detector_meta() -> dict[str, DetectorMeta]:
 class _Builder:
     """Collects one incident's objects for one view."""
 
-    def __init__(self, incident: Incident, view: FeedView) -> None:
+    def __init__(self, incident: Incident, view: FeedView, alerts: Sequence[Alert] = ()) -> None:
         self.original = incident
         self.masker = Masker(view)
         self.incident = self.masker.incident(incident)  # everything below reads the masked copy
@@ -82,6 +85,7 @@ class _Builder:
         self.objects: list[Any] = []
         self.incident_id = incident_stix_id(incident.id)
         self.meta = _detector_meta()
+        self.alerts = incident_alerts(incident, alerts)
 
     def sid(self, kind: str, *role: str) -> str:
         return stix_id(kind, self.original.id, *role)
@@ -225,22 +229,32 @@ class _Builder:
                 self.relate(host_ids[record.host], "consists-of", vm_id)
 
     def observables(self) -> list[Any]:
-        """The evidence SCOs (stix2's deterministic ids; a process has no id-contributing
-        property, so its id is ours: `process_id`)."""
+        """The evidence SCOs: the entities', then the alerts' (`Evidence`); stix2's
+        deterministic ids (a process has no id-contributing property, so its id is ours:
+        `process_id`)."""
         marking = {"object_marking_refs": [TLP_MARKING_IDS[self.view.tlp]]}
+        found = Evidence(self.masker, self.original, self.alerts, marking)
         scos: dict[str, Any] = {}
         for entity in self.incident.entities:
             sco: Any = None
             if entity.type == "ip":
-                sco = _address(entity.id, marking)
+                sco = address_sco(entity.id, marking)
             elif entity.type == "account":
                 sco = stix2.v21.UserAccount(user_id=entity.id, **marking)
             elif entity.type == "process" and ":" in entity.id:
                 host, _, pid = entity.id.rpartition(":")
                 if pid.isdigit():
-                    sco = stix2.v21.Process(id=self.process_id(host, pid), pid=int(pid), **marking)
+                    image = found.images.get((host, int(pid)))
+                    sco = stix2.v21.Process(
+                        id=self.process_id(host, pid),
+                        pid=int(pid),
+                        **({"image_ref": image} if image else {}),
+                        **marking,
+                    )
             if sco is not None:
                 scos.setdefault(sco.id, sco)
+        for sco_id, sco in found.scos.items():
+            scos.setdefault(sco_id, sco)
         return list(scos.values())
 
     def evidence(self, patterns: dict[str, str]) -> str | None:
@@ -307,17 +321,11 @@ class _Builder:
         return [to_json(obj) for obj in self.objects]
 
 
-def _address(value: str, marking: dict[str, Any]) -> Any:
-    try:
-        address = ipaddress.ip_address(value)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv4Address):
-        return stix2.v21.IPv4Address(value=str(address), **marking)
-    return stix2.v21.IPv6Address(value=str(address), **marking)
-
-
-def incident_objects(incident: Incident, view: FeedView) -> list[dict[str, Any]]:
+def incident_objects(
+    incident: Incident, view: FeedView, *, alerts: Sequence[Alert] = ()
+) -> list[dict[str, Any]]:
     """Every object of the incident's bundle except the shared definitions; deterministic
-    (same incident and view: the same list, in the same order)."""
-    return _Builder(incident, view).build()
+    (same incident, view and set of alerts: the same list, in the same order, whatever the
+    alerts' order). `alerts`: the incident's alerts at hand (any subset; others are ignored),
+    whose details add the flows and files of the evidence (`evidence.py`)."""
+    return _Builder(incident, view, alerts).build()

@@ -21,6 +21,11 @@ tenant CIDR in the inventory); without an inventory, every private address is hi
 outside every tenant (the internet, the provider's hosts) stay as they are. Two hidden addresses
 may map to the same one (2^17 slots): acceptable for evidence, never used as a key.
 
+File paths from alerts' details (`Masker.path`) go through the same rewrite as the incident's
+text, so a disk image "/var/lib/libvirt/images/globex-db-2.qcow2" reads with the VM's pseudonym
+as its file name; a hidden tenant's VM disk the rewrite leaves unchanged (a path not naming the
+VM) gets a pseudonymous file name from the inventory's disk list.
+
 Resources (snapshots, images, ARNs) carry tenants' account ids and names in many shapes; a
 regulator reads each as `resource-<12 hex>`, and a tenant's team reads a resource as it is only
 when the redaction leaves it unchanged and no part of it names another tenant.
@@ -32,6 +37,7 @@ import hashlib
 import hmac
 import ipaddress
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +52,8 @@ _IPV4_HIDDEN = ipaddress.IPv4Network("198.18.0.0/15")
 _IPV6_HIDDEN = ipaddress.IPv6Network("2001:db8::/32")
 # An IPv4 literal not part of a longer dotted or alphanumeric token.
 _IPV4_TEXT = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])")
+
+Rewrite = Callable[[Any], Any]
 
 
 @dataclass(frozen=True)
@@ -132,11 +140,17 @@ class Masker:
         (titles, summaries, entities, timeline, graph, details, blast radius)."""
         if not self.view.pseudonymous:
             return incident
+        masked = self.rewriter(incident)(msgspec.to_builtins(incident))
+        return msgspec.convert(masked, Incident)
+
+    def rewriter(self, incident: Incident, tenants: Iterable[str | None] = ()) -> Rewrite:
+        """The rewrite of any JSON-shaped value about the incident (its document, an alert's
+        detail), the same `incident` applies; `tenants`: more tenant ids to hide (an alert's)."""
+        if not self.view.pseudonymous:
+            return lambda value: value
         resources = {*incident.blast_radius.resources}
         resources |= {e.id for e in incident.entities if e.type == "resource"}
         hidden = {r: self.resource(r) for r in resources if self.resource(r) != r}
-        doc = _walk_strings(msgspec.to_builtins(incident), lambda s: self._text(s, hidden))
-        masked = self.redactor.document(doc)
         # The redaction matches whole identifiers ("globex-web-1"), so a tenant id glued into a
         # longer word by a detector ("globex->acme", "globex-app-instance-role") survives it:
         # hide other tenants' ids wherever they stand as an alphanumeric token.
@@ -145,12 +159,34 @@ class Masker:
             *incident.tenants,
             *incident.actor_tenants,
             *incident.blast_radius.tenants,
+            *(t for t in tenants if t),
         } - {self.own}
+        pattern: re.Pattern[str] | None = None
         if others:
             alternatives = "|".join(re.escape(t) for t in sorted(others, key=len, reverse=True))
             pattern = re.compile(f"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])")
-            masked = _walk_strings(masked, lambda s: pattern.sub(lambda m: self.tenant(m[0]), s))
-        return msgspec.convert(masked, Incident)
+
+        def rewrite(value: Any) -> Any:
+            masked = self.redactor.document(_walk_strings(value, lambda s: self._text(s, hidden)))
+            if pattern is not None:
+                hide = pattern
+                masked = _walk_strings(masked, lambda s: hide.sub(lambda m: self.tenant(m[0]), s))
+            return masked
+
+        return rewrite
+
+    def path(self, value: str, rewrite: Rewrite) -> str:
+        """A file path as the reader sees it: rewritten like text (a VM's name in a disk image
+        path reads as its pseudonym), and a hidden tenant's VM disk whose path names nothing
+        the rewrite knows gets a pseudonymous file name."""
+        shown = str(rewrite(value))
+        if not self.view.pseudonymous or shown != value or self.view.inventory is None:
+            return shown
+        record = self.view.inventory.vm_by_disk(value)
+        if record is None or record.tenant == self.own:
+            return shown
+        directory, slash, _ = value.rpartition("/")
+        return f"{directory}{slash}{pseudonym(self.view.pseudonym_key, 'disk', value)}"
 
     def _text(self, value: str, resources: dict[str, str]) -> str:
         for real in sorted(resources, key=len, reverse=True):
