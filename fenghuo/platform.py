@@ -40,6 +40,7 @@ from fenghuo.streaming.child import StreamJobProcess
 
 if TYPE_CHECKING:
     from fenghuo.graph.runner import ServiceThread
+    from fenghuo.graph.service import CorrelatorService
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ def start_stream_job(
 
 def start_correlator_thread(
     settings: Settings, inventory: InventoryStore, bootstrap: str, echo: Callable[[str], None]
-) -> ServiceThread:
+) -> ServiceThread[CorrelatorService]:
     """The correlator service as a thread of `fenghuo up` (pure Python, no process needed):
     alerts topic in, incidents topic and the store out. The embedded broker starts empty, so
     its graph starts empty too."""
@@ -198,6 +199,45 @@ def start_correlator_thread(
     running = start_correlator(settings, inventory, bootstrap)
     echo(f"correlate  {describe(settings)}")
     return running
+
+
+def start_regulator_side(
+    settings: Settings,
+    services: Services,
+    inventory: InventoryStore,
+    bootstrap: str,
+    url: str,
+    stack: ExitStack,
+    echo: Callable[[str], None],
+) -> list[Callable[[], str | None]]:
+    """The feed service (incidents -> the collections' STIX objects and the reports), the demo
+    regulator collection and key, and the push to a regulator's TAXII server when configured;
+    returns their failure probes."""
+    from fenghuo.graph.runner import ServiceThread
+    from fenghuo.intel.demo import start_regulator_feed
+    from fenghuo.intel.push import PushService
+
+    feed = start_regulator_feed(
+        settings,
+        services.store,
+        inventory,
+        bootstrap,
+        url,
+        lambda role: rotate_demo_key(services.store.keys, role),
+        echo,
+    )
+    stack.callback(feed.stop)
+    probes = [feed.failure]
+    push_store = open_store(settings)
+    push = PushService.from_settings(settings, push_store)
+    if push is None:
+        push_store.close()
+        return probes
+    running = ServiceThread(push, push_store, name="feed push")
+    running.start()
+    stack.callback(running.stop)
+    echo(f"push       {push.describe()}")
+    return [*probes, running.failure]
 
 
 def simulated_inventory(settings: Settings, world: World) -> Path:
@@ -263,6 +303,9 @@ def run_up(
         correlator = start_correlator_thread(settings, inventory, broker.bootstrap, echo)
         stack.callback(correlator.stop)
         watched.append(correlator.failure)
+        watched += start_regulator_side(
+            settings, services, inventory, broker.bootstrap, url, stack, echo
+        )
         if world is None:
             root = samples or default_samples_dir()
             if root is None:

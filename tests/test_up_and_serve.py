@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import msgspec
 import pytest
+from taxii2client.v21 import Collection as TaxiiCollection
+from taxii2client.v21 import as_pages
 
 from fenghuo.demo.samples import demo_inventory_path, sample_files
 from fenghuo.evaluate import ScoredAlert, matches
@@ -23,9 +25,10 @@ from fenghuo.graph import correlate
 from fenghuo.ingest.kafka.broker import EmbeddedBroker, free_port
 from fenghuo.ingest.kafka.consume import read_messages
 from fenghuo.ingest.kafka.topics import Topics
+from fenghuo.intel.stix import incident_stix_id
 from fenghuo.inventory import InventoryStore
 from fenghuo.model.alert import Alert
-from fenghuo.model.incident import Incident
+from fenghuo.model.incident import Grade, Incident
 from fenghuo.platform import LIVE_ROUND
 from fenghuo.simulate.config import SimulationConfig
 from fenghuo.simulate.generate import Generator, create_world
@@ -137,6 +140,44 @@ def test_up_starts_everything_ingests_samples_and_stops_cleanly(
         )
         assert served.status_code == 200
         assert sorted(v["incident"]["id"] for v in served.json()["items"]) == [i.id for i in want]
+        # The printed regulator key reads the demo collection (graded III and above) with the
+        # OASIS client, and the reportable incidents have their initial report drafts.
+        regulator = next(line.split()[2] for line in lines if line.startswith("regulator key"))
+        taxii = next(line for line in lines if line.startswith("taxii "))
+        collection_id = taxii.split("(collection ")[1].split(":")[0]
+        remote = TaxiiCollection(
+            f"{url}/taxii2/fenghuo/collections/{collection_id}/",
+            user="regulator",
+            password=regulator,
+        )
+        serious = {incident_stix_id(i.id) for i in want if i.grade in SERIOUS}
+        assert serious  # the samples hold incidents graded III and above
+        poll(
+            "the serious incidents on TAXII",
+            lambda: {
+                o["id"]
+                for page in as_pages(remote.get_objects, per_request=100)
+                for o in page.get("objects", [])
+                if o["type"] == "incident"
+            },
+            serious.__eq__,
+            timeout=30,
+        )
+        reportable = {i.id for i in want if i.reporting.required}
+        poll(
+            "the reportable incidents' initial reports",
+            lambda: {
+                r["incident_id"]
+                for r in httpx.get(
+                    f"{url}/api/v1/reports",
+                    headers={"Authorization": f"Bearer {analyst}"},
+                    timeout=30,
+                ).json()["items"]
+                if r["kind"] == "initial"
+            },
+            reportable.__eq__,
+            timeout=30,
+        )
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
     # Nothing left listening on either port, and the stream job's JVM is gone with its process.
@@ -145,6 +186,9 @@ def test_up_starts_everything_ingests_samples_and_stops_cleanly(
             httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
     assert "cancelling job" in (tmp_path / "var" / "stream.log").read_text()
     assert not jvms_under(tmp_path)
+
+
+SERIOUS = (Grade.I, Grade.II, Grade.III)
 
 
 def without_updated_at(incidents: Iterable[Incident]) -> list[Incident]:
