@@ -247,7 +247,8 @@ def test_who_sees_which_collection(world: World) -> None:
         ("viewer:acme", world.globex, world.acme),
         ("viewer:globex", world.acme, world.globex),
     ):
-        for suffix in ("", "objects/", "manifest/", f"objects/{indicator('a')['id']}/"):
+        one = f"objects/{indicator('a')['id']}/"
+        for suffix in ("", "objects/", "manifest/", one, f"{one}versions/"):
             theirs = api.get(who, f"{api.collection_url(hidden.id)}{suffix}")
             nothing = api.get(who, f"{api.collection_url(missing)}{suffix}")
             assert_taxii(theirs, 404)
