@@ -1,1 +1,3 @@
-"""Fenghuo api (built by later issues)."""
+"""The FastAPI application: `/api/v1` (ingest gateway, alerts, incidents, triage, reports,
+collections, situation, keys, audit), `/taxii2/` mounted from `fenghuo.intel.taxii`, health and
+metrics."""

@@ -1,1 +1,2 @@
-"""Fenghuo detectors (built by later issues)."""
+"""Detections as code: the detector contract (`base`), the registry that discovers `rules/`, the
+engine that runs them, their configuration and baselines."""

@@ -1,6 +1,6 @@
 """Parse and attribute: raw lines of one format in, attributed events or record errors out.
 
-The one path shared by `fenghuo parse`, `fenghuo ingest`, the HTTP gateway and (later) replay.
+The one path shared by `fenghuo parse`, `fenghuo ingest`, the HTTP gateway and replay.
 It owns the state that must outlive one input stream: the auditd per-host process table, so a
 qemu process seen in one upload still attributes its children in the next.
 """

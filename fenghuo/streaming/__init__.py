@@ -1,1 +1,2 @@
-"""Fenghuo streaming (built by later issues)."""
+"""The PyFlink detection job (`fenghuo stream`) and the bounded replay runner that runs the same
+detectors over files (`fenghuo replay`)."""
