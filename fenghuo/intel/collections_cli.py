@@ -4,6 +4,7 @@ with the same checks and audit entries as /api/v1/collections."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import click
 
@@ -16,6 +17,8 @@ from fenghuo.intel.collections import (
     Tlp,
     new_collection_id,
 )
+from fenghuo.intel.feed import FeedError, writer_for
+from fenghuo.inventory import InventoryStore
 from fenghuo.model.incident import Grade
 from fenghuo.settings import get_settings
 from fenghuo.store.factory import open_store
@@ -45,6 +48,12 @@ def collections() -> None:
 @click.option("--own-tenant", help="a tenant's own collection (its identifiers readable)")
 @click.option("--writable", is_flag=True, help="accept objects POSTed by granted keys")
 @click.option("--grant", "grants", multiple=True, help="key id to grant it to (repeatable)")
+@click.option(
+    "--inventory",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="the inventory (default FENGHUO_INVENTORY): what a pseudonymous collection hides",
+)
 def create(
     title: str,
     description: str,
@@ -56,6 +65,7 @@ def create(
     own_tenant: str | None,
     writable: bool,
     grants: tuple[str, ...],
+    inventory: Path | None,
 ) -> None:
     collection = Collection(
         id=new_collection_id(),
@@ -73,18 +83,26 @@ def create(
         readers=tuple(dict.fromkeys(grants)),
         created_at=dt.datetime.now(dt.UTC),
     )
-    store = open_store(get_settings())
+    settings = get_settings()
+    path = inventory or settings.inventory
+    index = InventoryStore(path).current() if path else None
+    store = open_store(settings)
     try:
         check_grants(store, collection, list(collection.readers))
         created = store.collections.create(collection)
         store.audit.append(
             collection_audit("collection.create", created, _ACTOR, Role.ADMIN.value, {})
         )
+        click.echo(f"created collection {created.id} ({created.title}, TLP:{created.tlp.upper()})")
+        filled = writer_for(settings, store, lambda: index).backfill(created)
+        click.echo(f"filled with the {filled} stored incidents it selects")
     except CollectionError as exc:
         raise click.ClickException(str(exc)) from None
+    except FeedError as exc:
+        msg = f"not filled from the store: {exc}; the feed service fills it as incidents change"
+        raise click.ClickException(msg) from None
     finally:
         store.close()
-    click.echo(f"created collection {created.id} ({created.title}, TLP:{created.tlp.upper()})")
 
 
 @collections.command("list")

@@ -25,6 +25,7 @@ from typing import Any
 
 import msgspec
 
+from fenghuo.errors import FenghuoError
 from fenghuo.intel.collections import Collection
 from fenghuo.intel.objects import parse_timestamp
 from fenghuo.intel.stix import (
@@ -37,6 +38,7 @@ from fenghuo.intel.stix import (
 from fenghuo.inventory.index import InventoryIndex
 from fenghuo.model.alert import Alert
 from fenghuo.model.incident import Incident
+from fenghuo.settings import Settings
 from fenghuo.store.base import Scope, Store
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,11 @@ def stix_time(time: dt.datetime) -> str:
     """STIX timestamp text with millisecond precision (what stix2 writes)."""
     utc = time.astimezone(dt.UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+class FeedError(FenghuoError):
+    """The feed cannot be written as configured (a pseudonymous collection without an
+    inventory: nothing would say which identifiers to hide, so nothing is written)."""
 
 
 @dataclass
@@ -132,6 +139,12 @@ class FeedWriter:
     ) -> int:
         view = self.view(collection)
         inventory = view.inventory
+        if view.pseudonymous and inventory is None:
+            msg = (
+                f"collection {collection.id} shows tenants by pseudonym, which needs the"
+                " inventory to know what to hide; none is loaded (set FENGHUO_INVENTORY)"
+            )
+            raise FeedError(msg)
         selected = 0
         shared_written = False
         for incident in incidents:
@@ -202,6 +215,30 @@ class FeedWriter:
         from fenghuo.intel.reports import sync_reports
 
         self.stats.reports += sync_reports(self.store, incidents, self.inventory(), self.clock())
+
+
+def writer_for(
+    settings: Settings, store: Store, inventory: Callable[[], InventoryIndex | None]
+) -> FeedWriter:
+    """The feed writer as every entry point configures it (the feed service, the API after an
+    analyst's action or a new collection, the command line)."""
+    return FeedWriter(
+        store,
+        settings.pseudonym_key.get_secret_value().encode(),
+        inventory,
+        provider_name=settings.provider_name,
+    )
+
+
+def refresh_incident(writer: FeedWriter, incident_id: str) -> bool:
+    """Write the feed and reports of one stored incident again (after an analyst's action: its
+    determination, investigation status and closing report follow the analyst's status).
+    False when the store does not hold it."""
+    view = writer.store.incidents.get(ALL, incident_id)
+    if view is None:
+        return False
+    writer.write([view.incident])
+    return True
 
 
 def _same_content(stored: dict[str, Any], new: dict[str, Any]) -> bool:

@@ -29,7 +29,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message,
 from fenghuo.errors import FenghuoError
 from fenghuo.graph.runner import ServiceThread
 from fenghuo.ingest.kafka.topics import Topics, wait_for_partitions
-from fenghuo.intel.feed import FeedWriter
+from fenghuo.intel.feed import FeedWriter, writer_for
 from fenghuo.inventory import InventoryStore
 from fenghuo.model.incident import Incident, decode_incident
 from fenghuo.settings import Settings
@@ -194,17 +194,21 @@ def _ok(record: Message) -> bool:
     return False
 
 
+def describe(settings: Settings) -> str:
+    """One line for the operator: what the service reads and writes."""
+    where = settings.es_url if settings.store == "elasticsearch" else settings.db_path
+    return (
+        f"{Topics(settings.topic_prefix).incidents} -> the TAXII collections' objects and the"
+        f" reports in the {settings.store} store ({where}); group {settings.topic_prefix}feed"
+    )
+
+
 def start_feed(
     settings: Settings, inventory: InventoryStore, bootstrap: str
 ) -> ServiceThread[FeedService]:
     """Open the configured store and run the feed service on `bootstrap` in a thread."""
     store = open_store(settings)
-    writer = FeedWriter(
-        store,
-        settings.pseudonym_key.get_secret_value().encode(),
-        inventory.current,
-        provider_name=settings.provider_name,
-    )
+    writer = writer_for(settings, store, inventory.current)
     config = FeedServiceConfig(
         bootstrap=bootstrap,
         topics=Topics(settings.topic_prefix),

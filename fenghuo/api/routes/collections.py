@@ -5,6 +5,7 @@ served under /taxii2/ to the keys it is granted to. Creating and granting write 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Annotated, Any
 
 import msgspec
@@ -13,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from fenghuo.api.deps import Admin, ServicesDep
+from fenghuo.api.deps import Admin, Services, ServicesDep
 from fenghuo.api.problems import Problem
 from fenghuo.api.schemas import documented, respond
 from fenghuo.intel.collections import (
@@ -25,10 +26,13 @@ from fenghuo.intel.collections import (
     grantable,
     new_collection_id,
 )
+from fenghuo.intel.feed import FeedError, writer_for
 from fenghuo.model.alert import Severity
 from fenghuo.model.ids import stable_id
 from fenghuo.model.incident import Grade
 from fenghuo.store.base import AuditEntry, Store
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/collections", tags=["collections"])
 
@@ -93,6 +97,15 @@ def collection_audit(
     )
 
 
+def _backfill(services: Services, collection: Collection) -> None:
+    """Fill a new collection with the stored incidents it selects (the feed service only
+    writes incidents that change from now on). A failure leaves it to fill as they change."""
+    try:
+        writer_for(services.settings, services.store, services.inventory).backfill(collection)
+    except FeedError as exc:
+        log.warning("collection %s not filled from the store: %s", collection.id, exc)
+
+
 def build_collection(body: CollectionRequest) -> Collection:
     return Collection(
         id=new_collection_id(),
@@ -137,6 +150,7 @@ async def create_collection(
             "collection.create", created, caller.actor, caller.key.role.value, {"title": body.title}
         )
         store.audit.append(msgspec.structs.replace(entry, request_id=_request_id(request)))
+        _backfill(services, created)
         return created
 
     return respond(caller, await run_in_threadpool(create), status=201)

@@ -8,6 +8,7 @@ trail. An `Idempotency-Key` header makes a retried request record the action onc
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 
 from fastapi import Request
@@ -19,6 +20,8 @@ from fenghuo.api.deps import Caller, Services
 from fenghuo.api.problems import Problem
 from fenghuo.api.schemas import respond
 from fenghuo.api.views import ActionLog, ActionResult
+from fenghuo.errors import FenghuoError
+from fenghuo.intel.feed import refresh_incident, writer_for
 from fenghuo.model.ids import stable_id
 from fenghuo.store.base import (
     ActionKind,
@@ -30,6 +33,9 @@ from fenghuo.store.base import (
     SuppressionRule,
     TargetKind,
 )
+from fenghuo.store.retry import is_transient
+
+log = logging.getLogger(__name__)
 
 # Similar alerts a single suppress_similar marks at most (the rest stay as they are).
 MAX_SIMILAR = 1000
@@ -223,7 +229,23 @@ async def act(
     result = await run_in_threadpool(
         _act, services, caller, kind, target_id, body, idempotency_key, request_id
     )
+    if kind == "incident":
+        await run_in_threadpool(_refresh_feed, services, target_id)
     return respond(caller, result)
+
+
+def _refresh_feed(services: Services, incident_id: str) -> None:
+    """Regulators are told the analyst's determination and investigation status, and a
+    resolved incident owes its closing report: write the incident's feed and reports again.
+    The action itself is recorded already; a failure here leaves the feed as it was until the
+    incident's next change, and is logged, not answered as the action's failure."""
+    writer = writer_for(services.settings, services.store, services.inventory)
+    try:
+        refresh_incident(writer, incident_id)
+    except Exception as exc:
+        if not (isinstance(exc, FenghuoError) or is_transient(exc)):
+            raise  # a bug: answered as one
+        log.exception("feed: incident %s not refreshed after an action: %s", incident_id, exc)
 
 
 async def action_log(

@@ -1,7 +1,9 @@
-"""`fenghuo feed push` and `fenghuo feed log` (the `feed` group; other `feed` commands may be
-added to the group with `feed.add_command`)."""
+"""The `feed` group: `fenghuo feed follow` (the feed service), `fenghuo feed push` and
+`fenghuo feed log`."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
@@ -16,7 +18,8 @@ from fenghuo.store.factory import open_store
 
 @click.group()
 def feed() -> None:
-    """The regulator feed: push a collection to a remote TAXII 2.1 server, and its log."""
+    """The regulator feed: write the collections from the incidents, push a collection to a
+    remote TAXII 2.1 server, and the push's log."""
 
 
 @feed.command("push")
@@ -131,3 +134,26 @@ def describe_batch(batch: BatchRecord) -> list[str]:
             + (f"  ({attempt.error})" if attempt.error else "")
         )
     return lines
+
+
+@feed.command("follow")
+@click.option("--inventory", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--bootstrap", help="Kafka bootstrap servers (default from settings)")
+def follow(inventory: Path | None, bootstrap: str | None) -> None:
+    """Run the feed service: the incidents topic in; every collection's STIX object versions and
+    the regulator reports out, to the store; until Ctrl-C."""
+    from fenghuo.intel.feed_service import describe, start_feed
+    from fenghuo.platform import inventory_store, wait_for_signal
+
+    settings = get_settings()
+    running = start_feed(
+        settings, inventory_store(settings, inventory), bootstrap or settings.kafka_bootstrap
+    )
+    click.echo(f"feed       {describe(settings)}")
+    click.echo("running; Ctrl-C stops it")
+    try:
+        failure = wait_for_signal([running.failure])
+    finally:
+        running.stop()
+    if failure is not None:
+        raise click.ClickException(failure)
