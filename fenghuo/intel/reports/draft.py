@@ -94,8 +94,19 @@ def _affected(incident: Incident, _inventory: InventoryIndex | None) -> Text:
     return zh, en
 
 
+def _detected(value: object) -> str:
+    """The discovery time (the incident's earliest detection, RFC 3339 in its details) written
+    like every other time of the report."""
+    if not isinstance(value, str):
+        return "-"
+    try:
+        return _time(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        return value
+
+
 def _time_place(incident: Incident, inventory: InventoryIndex | None) -> Text:
-    discovered = incident.details.get("detected_at", "-")
+    discovered = _detected(incident.details.get("detected_at"))
     tenant = reporting_tenant(incident, inventory)
     record = inventory.tenants.get(tenant) if inventory is not None and tenant else None
     province = record.province if record is not None and record.province else "-"
