@@ -54,7 +54,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message
 
 from fenghuo.errors import BrokerUnavailableError, FenghuoError
 from fenghuo.graph.carry import carry_over
@@ -62,14 +62,20 @@ from fenghuo.graph.correlator import Correlator, CorrelatorConfig
 from fenghuo.graph.grading import GradingPolicy, load_policy
 from fenghuo.graph.reconcile import Suspects
 from fenghuo.ingest.kafka.producer import OutMessage, Publisher
-from fenghuo.ingest.kafka.topics import Topics, wait_for_partitions
+from fenghuo.ingest.kafka.service_consumer import (
+    commit_offsets,
+    open_assigned_consumer,
+    poll_batches,
+    resume_committed,
+    retry_until_done,
+)
+from fenghuo.ingest.kafka.topics import Topics
 from fenghuo.ingest.parsers import RecordError
 from fenghuo.ingest.routing import dead_letter_message
 from fenghuo.inventory.index import InventoryIndex
 from fenghuo.model.alert import Alert, decode_alert
 from fenghuo.model.incident import Incident, encode_incident
 from fenghuo.store.base import Scope, Store
-from fenghuo.store.retry import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -162,13 +168,17 @@ class CorrelatorService:
             client_id="fenghuo-correlate",
             delivery_timeout=self.config.publish_timeout_s,
         )
+        polls = poll_batches(
+            consumer,
+            stop,
+            batch_size=self.config.batch_size,
+            timeout_s=self.config.poll_timeout_s,
+            fatal=CorrelatorServiceError,
+        )
         try:
             self.ready.set()
-            while not stop.is_set():
-                records = consumer.consume(self.config.batch_size, self.config.poll_timeout_s)
-                batch = self._decode([m for m in records if _ok(m)])
-                if batch is None:
-                    continue
+            for records in polls:
+                batch = self._decode(records)
                 if not self._process(batch, publisher, stop):
                     return  # stopped before the batch was written: it is not committed
                 self._commit(consumer, batch.offsets)
@@ -288,27 +298,19 @@ class CorrelatorService:
     def _retry(self, what: str, stop: threading.Event, action: Callable[[], object]) -> bool:
         """Run `action` until it succeeds, backing off after each transient failure (a broker
         that does not acknowledge, a busy or unreachable store); False if stopped meanwhile."""
-        delay = 0.1
-        while True:
-            try:
-                action()
-            except BrokerUnavailableError as exc:
-                log.warning("correlator: %s failed (%s), retrying in %.1f s", what, exc, delay)
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                log.warning("correlator: %s failed (%s), retrying in %.1f s", what, exc, delay)
-            else:
-                return True
-            if stop.wait(delay):
-                return False
-            delay = min(delay * 2, self.config.retry_max_s)
+        return retry_until_done(
+            action,
+            stop,
+            what=what,
+            who="correlator",
+            log=log,
+            max_delay_s=self.config.retry_max_s,
+            also_transient=(BrokerUnavailableError,),
+        )
 
     # --- records -------------------------------------------------------------------------
 
-    def _decode(self, records: Sequence[Message]) -> _Batch | None:
-        if not records:
-            return None
+    def _decode(self, records: Sequence[Message]) -> _Batch:
         alerts: list[Alert] = []
         dead: list[OutMessage] = []
         offsets: dict[int, int] = {}
@@ -352,74 +354,48 @@ class CorrelatorService:
 
     def _open_consumer(self, stop: threading.Event) -> Consumer | None:
         topic = self.config.topics.alerts
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.config.bootstrap,
-                "group.id": self.config.group_id,
-                "client.id": "fenghuo-correlate",
-                "enable.auto.commit": False,
-                "enable.auto.offset.store": False,
-                "auto.offset.reset": "earliest",
-                "fetch.wait.max.ms": 100,
-                # Small fetches interleave the partitions finely while the graph is rebuilt.
-                "max.partition.fetch.bytes": 256 * 1024,
-            }
+        opened = open_assigned_consumer(
+            self.config.bootstrap,
+            self.config.group_id,
+            topic,
+            stop,
+            client_id="fenghuo-correlate",
+            who="correlator",
+            start=self._start_offsets,
+            # Small fetches interleave the partitions finely while the graph is rebuilt.
+            extra_config={"max.partition.fetch.bytes": 256 * 1024},
         )
-        try:
-            partitions = wait_for_partitions(consumer, topic, stop, "correlator")
-            if partitions is None:
-                consumer.close()
-                return None
-            committed = consumer.committed(
-                [TopicPartition(topic, p) for p in partitions], timeout=10
-            )
-            self._marks = {tp.partition: tp.offset for tp in committed if tp.offset >= 0}
-            if self.config.from_beginning:
-                start = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions]
-                if self._marks:
-                    self._suspects = Suspects.load(
-                        self.store.incidents, self.config.correlator.retention
-                    )
-            else:
-                start = [
-                    TopicPartition(topic, p, self._marks.get(p, OFFSET_BEGINNING))
-                    for p in partitions
-                ]
-                self._marks = {}
-            consumer.assign(start)
-            assigned_at = time.monotonic()  # each partition holds decay back until it speaks
-            for tp in start:
-                self._heard.setdefault(tp.partition, assigned_at)
-        except BaseException:
-            consumer.close()
-            raise
+        if opened is None:
+            return None  # stopped while waiting for the topic
+        consumer, starts = opened
+        assigned_at = time.monotonic()  # each partition holds decay back until it speaks
+        for partition in starts:
+            self._heard.setdefault(partition, assigned_at)
         if not self._marks:
             self.caught_up.set()
         log.info(
             "correlator: reading %s (%d partitions) from %s; last run's offsets %s",
             topic,
-            len(partitions),
+            len(starts),
             "the beginning" if self.config.from_beginning else "the committed offsets",
             self._marks or "none",
         )
         return consumer
 
+    def _start_offsets(
+        self, partitions: Sequence[int], committed: dict[int, int]
+    ) -> dict[int, int]:
+        """Every partition from the beginning to rebuild the graph (`from_beginning`), the last
+        run's committed offsets kept as the marks of the rebuild; otherwise from those offsets,
+        with no rebuild."""
+        self._marks = committed
+        if not self.config.from_beginning:
+            self._marks = {}
+            return resume_committed(partitions, committed)
+        if self._marks:
+            self._suspects = Suspects.load(self.store.incidents, self.config.correlator.retention)
+        return dict.fromkeys(partitions, OFFSET_BEGINNING)
+
     def _commit(self, consumer: Consumer, offsets: dict[int, int]) -> None:
-        topic = self.config.topics.alerts
-        try:
-            consumer.commit(
-                offsets=[TopicPartition(topic, p, o) for p, o in sorted(offsets.items())],
-                asynchronous=False,
-            )
-        except KafkaException as exc:
-            # The next batch's commit covers this one; a restart re-reads from the beginning.
-            log.warning("correlator: offset commit failed (%s)", exc)
-
-
-def _ok(record: Message) -> bool:
-    err = record.error()
-    if err is None:
-        return True
-    if err.fatal():
-        raise CorrelatorServiceError(str(err))
-    return False  # transient (a partition leader moving): librdkafka retries by itself
+        # The next batch's commit covers a failed one; a restart re-reads from the beginning.
+        commit_offsets(consumer, self.config.topics.alerts, offsets, who="correlator", log=log)

@@ -18,23 +18,29 @@ offset, so collections created before the platform ran are filled from the whole
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import msgspec
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Message
 
 from fenghuo.errors import FenghuoError
 from fenghuo.graph.runner import ServiceThread
-from fenghuo.ingest.kafka.topics import Topics, wait_for_partitions
+from fenghuo.ingest.kafka.service_consumer import (
+    commit_offsets,
+    open_assigned_consumer,
+    poll_batches,
+    retry_until_done,
+)
+from fenghuo.ingest.kafka.topics import Topics
 from fenghuo.intel.feed import FeedWriter, writer_for
 from fenghuo.inventory import InventoryStore
 from fenghuo.model.incident import Incident, decode_incident
 from fenghuo.settings import Settings
 from fenghuo.store.factory import open_store
-from fenghuo.store.retry import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -77,19 +83,41 @@ class FeedService:
         self.ready = threading.Event()
 
     def run(self, stop: threading.Event) -> None:
-        consumer = self._open_consumer(stop)
-        if consumer is None:
+        topic = self.config.topics.incidents
+        opened = open_assigned_consumer(
+            self.config.bootstrap,
+            self.config.group_id,
+            topic,
+            stop,
+            client_id="fenghuo-feed",
+            who="feed",
+        )
+        if opened is None:
             return
+        consumer, _ = opened
+        polls = poll_batches(
+            consumer,
+            stop,
+            batch_size=self.config.batch_size,
+            timeout_s=self.config.poll_timeout_s,
+            fatal=FeedServiceError,
+        )
         try:
             self.ready.set()
-            while not stop.is_set():
-                records = consumer.consume(self.config.batch_size, self.config.poll_timeout_s)
-                batch = self._decode([m for m in records if _ok(m)])
-                if batch is None:
-                    continue
-                if not self._retry(stop, lambda b=batch: self._write(b)):  # type: ignore[misc]
+            for records in polls:
+                batch = self._decode(records)
+                written = retry_until_done(
+                    functools.partial(self._write, batch),
+                    stop,
+                    what="store write",
+                    who="feed",
+                    log=log,
+                    max_delay_s=self.config.retry_max_s,
+                )
+                if not written:
                     return
-                self._commit(consumer, batch.offsets)
+                # A failed commit is covered by the next; a restart repeats idempotent writes.
+                commit_offsets(consumer, topic, batch.offsets, who="feed", log=log)
                 self.stats.batches += 1
         finally:
             consumer.close()
@@ -101,9 +129,7 @@ class FeedService:
         self.stats.incidents += len(changed)
         self.stats.retired += len(retired)
 
-    def _decode(self, records: Sequence[Message]) -> _Batch | None:
-        if not records:
-            return None
+    def _decode(self, records: Sequence[Message]) -> _Batch:
         incidents: dict[str, Incident | None] = {}
         offsets: dict[int, int] = {}
         for record in records:
@@ -127,71 +153,6 @@ class FeedService:
             if current is None or incident.updated_at >= current.updated_at:
                 incidents[incident.id] = incident
         return _Batch(incidents, offsets)
-
-    def _retry(self, stop: threading.Event, action: Callable[[], object]) -> bool:
-        delay = 0.1
-        while True:
-            try:
-                action()
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                log.warning("feed: store write failed (%s), retrying in %.1f s", exc, delay)
-            else:
-                return True
-            if stop.wait(delay):
-                return False
-            delay = min(delay * 2, self.config.retry_max_s)
-
-    def _open_consumer(self, stop: threading.Event) -> Consumer | None:
-        topic = self.config.topics.incidents
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.config.bootstrap,
-                "group.id": self.config.group_id,
-                "client.id": "fenghuo-feed",
-                "enable.auto.commit": False,
-                "enable.auto.offset.store": False,
-                "auto.offset.reset": "earliest",
-                "fetch.wait.max.ms": 100,
-            }
-        )
-        try:
-            partitions = wait_for_partitions(consumer, topic, stop, "feed")
-            if partitions is None:
-                consumer.close()
-                return None
-            committed = consumer.committed(
-                [TopicPartition(topic, p) for p in partitions], timeout=10
-            )
-            marks = {tp.partition: tp.offset for tp in committed if tp.offset >= 0}
-            consumer.assign(
-                [TopicPartition(topic, p, marks.get(p, OFFSET_BEGINNING)) for p in partitions]
-            )
-        except BaseException:
-            consumer.close()
-            raise
-        return consumer
-
-    def _commit(self, consumer: Consumer, offsets: dict[int, int]) -> None:
-        topic = self.config.topics.incidents
-        try:
-            consumer.commit(
-                offsets=[TopicPartition(topic, p, o) for p, o in sorted(offsets.items())],
-                asynchronous=False,
-            )
-        except KafkaException as exc:
-            # The next batch's commit covers this one; a restart repeats idempotent writes.
-            log.warning("feed: offset commit failed (%s)", exc)
-
-
-def _ok(record: Message) -> bool:
-    err = record.error()
-    if err is None:
-        return True
-    if err.fatal():
-        raise FeedServiceError(str(err))
-    return False
 
 
 def describe(settings: Settings) -> str:
