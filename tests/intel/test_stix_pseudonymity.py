@@ -9,6 +9,7 @@ without and with the hour's alerts (whose details add flows and files: disk imag
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import re
 from collections.abc import Iterator
@@ -22,7 +23,9 @@ from fenghuo.intel.collections import IdentityPolicy, Tlp
 from fenghuo.intel.stix import FeedView, incident_bundle
 from fenghuo.intel.stix.view import Masker
 from fenghuo.inventory.index import InventoryIndex
-from fenghuo.inventory.model import load_inventory
+from fenghuo.inventory.model import load_inventory, parse_inventory
+from fenghuo.model.alert import Alert, Entity, Severity
+from fenghuo.model.incident import BlastRadius, Grade, GraphNode, Incident, TimelineEntry
 from tests.api.seeded import Hour
 
 KEY = b"another-test-key"
@@ -250,3 +253,110 @@ def test_a_disk_path_naming_nothing_known_is_still_masked(inventory: InventoryIn
     assert shown != disk
     assert shown == f"{disk.rpartition('/')[0]}/{pseudonym(KEY, 'disk', disk)}"
     assert Masker(feed(inventory, vm.tenant)).path(disk, lambda value: value) == disk
+
+
+# acme owns a VM whose name holds globex's id as a token; globex owns a VM of its own.
+JOINED_YAML = """
+tenants:
+  - {id: acme, name: Acme Corp, accounts: ["111111111111"], cidrs: ["10.1.0.0/16"]}
+  - {id: globex, name: Globex Corporation, accounts: ["222222222222"], cidrs: ["10.2.0.0/16"]}
+hosts:
+  - id: hv-01
+    vms:
+      - name: acme-globex-bridge
+        tenant: acme
+        ips: ["10.1.0.12"]
+        disks: [/var/lib/libvirt/images/acme-globex-bridge.qcow2]
+      - {name: globex-web-1, tenant: globex, ips: ["10.2.0.11"]}
+"""
+BRIDGE_DISK = "/var/lib/libvirt/images/acme-globex-bridge.qcow2"
+
+
+def joined_case() -> tuple[InventoryIndex, Incident, list[Alert]]:
+    """globex's VM opened the disk of acme's VM "acme-globex-bridge"."""
+    at = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+    text = "globex-web-1 (globex->acme) opened the disk of acme-globex-bridge on hv-01"
+    alert = Alert(
+        id="a-joined-1",
+        detector="cross-vm-access",
+        title="Cross-VM disk access: acme-globex-bridge",
+        summary=text,
+        severity=Severity.HIGH,
+        confidence=0.9,
+        technique="T1611",
+        category="HTA",
+        tenant_id="acme",
+        actor_tenant_id="globex",
+        host_id="hv-01",
+        vm_id="globex-web-1",
+        first_seen=at,
+        last_seen=at,
+        detected_at=at,
+        details={"path": BRIDGE_DISK, "victim_vm": "acme-globex-bridge"},
+    )
+    incident = Incident(
+        id="inc-joined-1",
+        title="acme-globex-bridge disk opened by globex",
+        summary=text,
+        severity=Severity.HIGH,
+        alert_ids=(alert.id,),
+        tenants=("acme",),
+        actor_tenants=("globex",),
+        hosts=("hv-01",),
+        first_seen=at,
+        last_seen=at,
+        updated_at=at,
+        category="HTA",
+        grade=Grade.II,
+        blast_radius=BlastRadius(tenants=("acme",), vms=("acme-globex-bridge",)),
+        entities=(
+            Entity("tenant", "acme"),
+            Entity("tenant", "globex"),
+            Entity("vm", "acme-globex-bridge"),
+            Entity("vm", "globex-web-1"),
+        ),
+        timeline=(
+            TimelineEntry(
+                time=at,
+                alert_id=alert.id,
+                detector=alert.detector,
+                severity=alert.severity,
+                summary=text,
+            ),
+        ),
+        nodes=(GraphNode(id="vm:acme-globex-bridge", type="vm", label="acme-globex-bridge"),),
+    )
+    return InventoryIndex(parse_inventory(JOINED_YAML)), incident, [alert]
+
+
+def test_own_view_keeps_own_identifiers_that_hold_another_tenant() -> None:
+    """acme reads its own VM "acme-globex-bridge" as it is everywhere (names, text, graph, its
+    disk image's file), while globex, joined to other text or standing alone, is hidden."""
+    inventory, incident, alerts = joined_case()
+    bundle = incident_bundle(incident, feed(inventory, "acme"), alerts=alerts)
+    text = "\n".join(strings(bundle))
+    infra = {o["name"] for o in bundle["objects"] if o["type"] == "infrastructure"}
+    assert "acme-globex-bridge" in infra
+    assert disk_files(bundle) == {BRIDGE_DISK}
+    (sdo,) = (o for o in bundle["objects"] if o["type"] == "incident")
+    globex, web = pseudonym(KEY, "tenant", "globex"), pseudonym(KEY, "vm", "globex-web-1")
+    assert sdo["name"] == f"acme-globex-bridge disk opened by {globex}"
+    assert sdo["description"] == (
+        f"{web} ({globex}->acme) opened the disk of acme-globex-bridge on hv-01"
+    )
+    # globex appears only inside acme's own VM name.
+    assert "globex" not in tenant_tokens(text.replace("acme-globex-bridge", ""), {"globex"})
+    assert leaks(bundle, {"globex-web-1", "10.2.0.11", "222222222222"}) == []
+
+
+def test_others_views_hide_a_vm_that_holds_another_tenant() -> None:
+    inventory, incident, alerts = joined_case()
+    bridge = pseudonym(KEY, "vm", "acme-globex-bridge")
+    for view in (feed(inventory), feed(inventory, "globex")):
+        bundle = incident_bundle(incident, view, alerts=alerts)
+        text = "\n".join(strings(bundle))
+        assert "acme-globex-bridge" not in text
+        infra = {o["name"] for o in bundle["objects"] if o["type"] == "infrastructure"}
+        assert bridge in infra
+        assert disk_files(bundle) == {f"/var/lib/libvirt/images/{bridge}.qcow2"}
+        assert "acme" not in tenant_tokens(text, {"acme"})

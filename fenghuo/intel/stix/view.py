@@ -12,6 +12,11 @@ carry a real identifier the reader may not see.
   (`Redactor.for_outsider`). Tenants read `tenant-<12 hex>`, the same HMAC as the API's, so a
   regulator sees the same name in every collection, export and report.
 
+Text is the redactor's (`Redactor.text`): another tenant's id or name is hidden also joined to
+other text ("globex->acme", "role/globex-app-instance-role"), the viewer's own identifiers are
+kept (acme's VM "acme-globex-bridge" in acme's collection), other identifiers are replaced whole.
+What STIX needs beyond it is done here: addresses, resources, disk image paths.
+
 Addresses: a hidden IP address must still be a valid address in an `ipv4-addr`/`ipv6-addr` SCO,
 so it is mapped deterministically (HMAC with the pseudonym key) into a reserved range: IPv4 into
 198.18.0.0/15 (RFC 2544 benchmarking, never routed), IPv6 into 2001:db8::/32 (RFC 3849,
@@ -151,27 +156,16 @@ class Masker:
         resources = {*incident.blast_radius.resources}
         resources |= {e.id for e in incident.entities if e.type == "resource"}
         hidden = {r: self.resource(r) for r in resources if self.resource(r) != r}
-        # The redaction matches whole identifiers ("globex-web-1"), so a tenant id glued into a
-        # longer word by a detector ("globex->acme", "globex-app-instance-role") survives it:
-        # hide other tenants' ids wherever they stand as an alphanumeric token.
-        others = {
-            *(self.view.inventory.tenants if self.view.inventory is not None else ()),
-            *incident.tenants,
-            *incident.actor_tenants,
-            *incident.blast_radius.tenants,
-            *(t for t in tenants if t),
-        } - {self.own}
-        pattern: re.Pattern[str] | None = None
-        if others:
-            alternatives = "|".join(re.escape(t) for t in sorted(others, key=len, reverse=True))
-            pattern = re.compile(f"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])")
+        # Other tenants joined to other text ("globex->acme", "globex-app-instance-role") are
+        # the redactor's: it hides their ids and names as tokens, except inside the viewer's
+        # own identifiers (acme's VM "acme-globex-bridge"). Its `document` learns the tenants a
+        # document names; the incident's and its alerts' are taught first, so an alert's
+        # details (which name none) are rewritten with the same mapping.
+        named = {*incident.tenants, *incident.actor_tenants, *incident.blast_radius.tenants}
+        self.redactor.document({"tenants": sorted(named | {t for t in tenants if t})})
 
         def rewrite(value: Any) -> Any:
-            masked = self.redactor.document(_walk_strings(value, lambda s: self._text(s, hidden)))
-            if pattern is not None:
-                hide = pattern
-                masked = _walk_strings(masked, lambda s: hide.sub(lambda m: self.tenant(m[0]), s))
-            return masked
+            return self.redactor.document(_walk_strings(value, lambda s: self._text(s, hidden)))
 
         return rewrite
 
