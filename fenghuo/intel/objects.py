@@ -110,6 +110,12 @@ class ObjectRepository(Protocol):
         """The ids (sorted, each once) of the objects appended with this `source` (e.g. the
         incident they were built from), so that a writer can revoke them all."""
 
+    def sources(self, collection_ids: Sequence[str]) -> set[str]:
+        """The distinct `source`s (incident ids) with at least one object version in any of
+        these collections that a page can serve (revoked versions included: a reader of the
+        collection was sent them). Read from an index or an aggregation, never by loading the
+        objects; unknown collections add nothing."""
+
     def count(self, collection_id: str) -> int:
         """How many object versions the collection holds."""
 

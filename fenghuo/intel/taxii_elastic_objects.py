@@ -36,6 +36,7 @@ from fenghuo.store.elastic_io import MAX_RESULTS, Indices
 
 LEASE_S = 30.0
 _WAIT_S = 0.05
+_SOURCES_PAGE = 1000  # buckets per composite aggregation request
 
 
 def _doc_id(collection_id: str, object_id: str, version_us: int) -> str:
@@ -331,6 +332,58 @@ class EsObjects:
         }
         hits = self._es.client.search(index=self._index, query=query, size=MAX_RESULTS)
         return sorted({h["_source"]["id"] for h in hits["hits"]["hits"]})
+
+    def sources(self, collection_ids: Sequence[str]) -> set[str]:
+        """A composite aggregation on `source` (keyword, doc values), paged by its
+        `after_key`: the distinct values without reading a document. Each collection counts
+        up to its `committed_us`, as a page does."""
+        horizons: list[dict[str, Any]] = []
+        for collection_id in sorted(set(collection_ids)):
+            found = self._collections.source_of(collection_id)
+            if found is None:
+                continue
+            committed = found[0].get("committed_us", 0)
+            horizons.append(
+                {
+                    "bool": {
+                        "filter": [
+                            {"term": {"collection_id": collection_id}},
+                            {"range": {"added_us": {"lte": committed}}},
+                        ]
+                    }
+                }
+            )
+        if not horizons:
+            return set()
+        query = {
+            "bool": {
+                "filter": [
+                    {"exists": {"field": "source"}},
+                    {"bool": {"should": horizons, "minimum_should_match": 1}},
+                ]
+            }
+        }
+        found_sources: set[str] = set()
+        after: dict[str, Any] | None = None
+        while True:
+            composite: dict[str, Any] = {
+                "size": _SOURCES_PAGE,
+                "sources": [{"source": {"terms": {"field": "source"}}}],
+            }
+            if after is not None:
+                composite["after"] = after
+            response = self._es.client.search(
+                index=self._index,
+                query=query,
+                size=0,
+                aggs={"sources": {"composite": composite}},
+            )
+            result = response["aggregations"]["sources"]
+            buckets = result["buckets"]
+            found_sources.update(b["key"]["source"] for b in buckets)
+            after = result.get("after_key")
+            if len(buckets) < _SOURCES_PAGE or after is None:
+                return found_sources
 
     def count(self, collection_id: str) -> int:
         response = self._es.client.count(

@@ -215,6 +215,20 @@ def _index_for(query: ObjectQuery) -> str:
     return "taxii_objects_added"
 
 
+# Each step is a min() over the index range (collection, source > previous): one seek.
+_SKIP_SCAN_SOURCES = """
+WITH RECURSIVE step(source) AS (
+    SELECT (SELECT min(source) FROM taxii_objects INDEXED BY taxii_objects_source
+            WHERE collection_id = :c AND source IS NOT NULL)
+    UNION ALL
+    SELECT (SELECT min(o.source) FROM taxii_objects AS o INDEXED BY taxii_objects_source
+            WHERE o.collection_id = :c AND o.source IS NOT NULL AND o.source > step.source)
+    FROM step WHERE step.source IS NOT NULL
+)
+SELECT source FROM step WHERE source IS NOT NULL
+"""
+
+
 class SqliteObjects:
     """`ObjectRepository` over `taxii_objects`."""
 
@@ -402,6 +416,17 @@ class SqliteObjects:
             .fetchall()
         )
         return [r[0] for r in rows]
+
+    def sources(self, collection_ids: Sequence[str]) -> set[str]:
+        """A skip scan of `taxii_objects_source` (collection, source): each step seeks the
+        next larger source of the collection, so the cost is one index seek per distinct
+        source however many versions each incident has."""
+        db = self._writer.connection()
+        found: set[str] = set()
+        for collection_id in sorted(set(collection_ids)):
+            rows = db.execute(_SKIP_SCAN_SOURCES, {"c": collection_id}).fetchall()
+            found.update(r[0] for r in rows)
+        return found
 
     def count(self, collection_id: str) -> int:
         row = (

@@ -126,6 +126,9 @@ class ListObjects:
     def ids_of_source(self, collection_id: str, source: str) -> list[str]:
         raise NotImplementedError
 
+    def sources(self, collection_ids: Sequence[str]) -> set[str]:
+        raise NotImplementedError
+
     def count(self, collection_id: str) -> int:
         return sum(o.collection_id == collection_id for o in self.items)
 

@@ -17,9 +17,11 @@ import pytest
 from fenghuo.api.deps import Services
 from fenghuo.ingest.kafka.broker import free_port
 from fenghuo.intel.collections import Collection, CollectionFilter, new_collection_id
+from fenghuo.intel.feed import FeedWriter
 from fenghuo.intel.reports import Report, ReportQuery, sync_reports
+from fenghuo.intel.stix import incident_stix_id
 from fenghuo.inventory import InventoryStore
-from fenghuo.model.incident import Grade
+from fenghuo.model.incident import Grade, Incident
 from fenghuo.platform import ApiServer
 from fenghuo.settings import Settings
 from fenghuo.store.base import Scope
@@ -59,6 +61,28 @@ class ReportsApi:
 
     def reports(self) -> list[Report]:
         return self.store.reports.list(Scope.everything(), ReportQuery(), self.clock())
+
+    def regulator(self, who: str) -> ApiKey:
+        """A new regulator key, known as `who`."""
+        self.keys[who], self.tokens[who] = self.store.keys.create(Role.REGULATOR)
+        return self.keys[who]
+
+    def collection(self, title: str, reader: str, **filters: Any) -> Collection:
+        """A new collection (filter `filters`) granted to `reader`."""
+        collection = Collection(
+            id=new_collection_id(),
+            title=title,
+            filter=CollectionFilter(**filters),
+            created_at=self.clock.now,
+        )
+        self.store.collections.create(collection)
+        return self.store.collections.grant(collection.id, [self.keys[reader].id])
+
+    def feed(self, incidents: list[Incident]) -> None:
+        """Write these incidents to every collection that selects them (the feed writer)."""
+        inventory = InventoryStore(self.hour.root / "inventory.yaml")
+        writer = FeedWriter(self.store, PSEUDONYM_KEY.encode(), inventory.current, clock=self.clock)
+        writer.write(incidents)
 
 
 @pytest.fixture
@@ -243,14 +267,9 @@ def test_roles_and_tenants(api: ReportsApi) -> None:
         api.client.get(f"{API}/reports/{reports[0].id}", headers=api.auth("regulator")).status_code
         == 404
     )
-    collection = Collection(
-        id=new_collection_id(),
-        title="重大及以上",
-        filter=CollectionFilter(min_grade=Grade.II),
-        created_at=api.clock.now,
-    )
-    api.store.collections.create(collection)
-    api.store.collections.grant(collection.id, [api.keys["regulator"].id])
+    api.collection("重大及以上", "regulator", min_grade=Grade.II)
+    assert api.get("regulator", f"{API}/reports")["items"] == []  # nothing written to it yet
+    api.feed(api.hour.incidents)  # the writer puts the incidents its filter selects in it
     serious = {i.id for i in api.hour.incidents if i.grade in (Grade.I, Grade.II)}
     listed = api.get("regulator", f"{API}/reports")["items"]
     assert {r["incident_id"] for r in listed} == serious
@@ -273,3 +292,68 @@ def test_roles_and_tenants(api: ReportsApi) -> None:
         json={"channel": "x"},
     )
     assert refused.status_code == 403
+
+
+def test_a_regulator_reads_the_reports_of_what_its_collections_hold(api: ReportsApi) -> None:
+    """A regulator's reports are those of the incidents with objects in its granted collections
+    (what it receives on TAXII), not of those the collections' filters select: an incident
+    the filter selects but that was never written is out, one the collection holds but no
+    longer selects (a downgrade, written directly here) is in, and another regulator's
+    collection grants nothing."""
+    reports = api.reports()
+    with_report = {r.incident_id for r in reports}
+    serious = [
+        i for i in api.hour.incidents if i.grade in (Grade.I, Grade.II) and i.id in with_report
+    ]
+    lesser = [
+        i for i in api.hour.incidents if i.grade not in (Grade.I, Grade.II) and i.id in with_report
+    ]
+    assert len(serious) >= 2
+    assert lesser
+    written, unwritten, downgraded = serious[0], serious[1], lesser[0]
+    api.regulator("first")
+    second = api.regulator("second")
+    mine = api.collection("重大及以上", "first", min_grade=Grade.II)
+    theirs = api.collection("全部", "second")
+    api.feed([written])  # into both collections: each selects it
+    # Held from when it was serious (its grade has dropped since): it stays in the collection.
+    held = {
+        "type": "incident",
+        "spec_version": "2.1",
+        "id": incident_stix_id(downgraded.id),
+        "created": "2026-01-05T10:00:00.000Z",
+        "modified": "2026-01-05T10:00:00.000Z",
+        "name": "held",
+    }
+    api.store.objects.append(mine.id, [held], source=downgraded.id)
+
+    def report_ids(incident_ids: set[str]) -> set[str]:
+        return {r.id for r in reports if r.incident_id in incident_ids}
+
+    listed = api.get("first", f"{API}/reports")["items"]
+    assert {r["id"] for r in listed} == report_ids({written.id, downgraded.id})
+    assert {r["incident_id"] for r in listed} == {written.id, downgraded.id}
+    one = api.get("first", f"{API}/reports", incident=unwritten.id)["items"]
+    assert one == []
+    assert api.get("first", f"{API}/reports", incident=written.id)["items"] != []
+
+    # A report outside the scope answers like one that does not exist.
+    missing = "00000000-0000-5000-8000-000000000000"
+    nobody = api.client.get(f"{API}/reports/{missing}", headers=api.auth("first"))
+    assert nobody.status_code == 404
+    for report in reports:
+        page = api.client.get(f"{API}/reports/{report.id}", headers=api.auth("first"))
+        if report.incident_id in (written.id, downgraded.id):
+            assert page.status_code == 200, page.text
+        else:
+            assert page.status_code == 404, report.incident_id
+            assert page.text.replace(report.id, "<id>") == nobody.text.replace(missing, "<id>")
+
+    # The second regulator holds only what was written to its own collection.
+    seen = api.get("second", f"{API}/reports")["items"]
+    assert {r["incident_id"] for r in seen} == {written.id}
+    hidden = next(r for r in reports if r.incident_id == downgraded.id)
+    refused = api.client.get(f"{API}/reports/{hidden.id}", headers=api.auth("second"))
+    assert refused.status_code == 404
+    api.store.collections.revoke_grant(theirs.id, second.id)
+    assert api.get("second", f"{API}/reports")["items"] == []

@@ -212,6 +212,47 @@ def test_sources_and_status(store: Store) -> None:
     assert store.taxii_status.get("s2") is None
 
 
+def test_sources_are_the_distinct_incidents_of_the_collections(store: Store) -> None:
+    """`sources`: each incident with a version in any of the named collections once, however
+    many versions and objects it has; objects without a source, other collections and unknown
+    collections add nothing."""
+    first, second, other = (new_collection(store, t).id for t in ("first", "second", "other"))
+    assert store.objects.sources([first, second]) == set()
+    store.objects.append(first, [indicator("shared")])  # no source: a definition, say
+    store.objects.append(first, [indicator("a"), indicator("b")], source="incident-1")
+    store.objects.append(first, [indicator("a", minute=3)], source="incident-1")
+    store.objects.append(first, [indicator("c")], source="incident-2")
+    store.objects.append(second, [indicator("c")], source="incident-2")
+    store.objects.append(second, [indicator("d")], source="incident-3")
+    store.objects.append(other, [indicator("e")], source="incident-4")
+    assert store.objects.sources([first]) == {"incident-1", "incident-2"}
+    assert store.objects.sources([second]) == {"incident-2", "incident-3"}
+    assert store.objects.sources([first, second, first]) == {
+        "incident-1",
+        "incident-2",
+        "incident-3",
+    }
+    assert store.objects.sources([other, str(uuid.uuid4())]) == {"incident-4"}
+    assert store.objects.sources([]) == set()
+    # A revoked incident stays: its last versions (revoked) are what a reader was sent.
+    revoked = {**indicator("d", minute=5), "revoked": True}
+    store.objects.append(second, [revoked], source="incident-3")
+    assert store.objects.sources([second]) == {"incident-2", "incident-3"}
+
+
+def test_sources_page_through_many_incidents(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More distinct sources than one aggregation page (Elasticsearch; pages of 3 here) or
+    one step of the skip scan (SQLite): none is lost or repeated."""
+    from fenghuo.intel import taxii_elastic_objects
+
+    monkeypatch.setattr(taxii_elastic_objects, "_SOURCES_PAGE", 3)
+    cid = new_collection(store).id
+    wanted = {f"incident-{n}" for n in range(10)}
+    for source in sorted(wanted):
+        store.objects.append(cid, [indicator(source), indicator(f"{source}-b")], source=source)
+    assert store.objects.sources([cid]) == wanted
+
+
 def test_elasticsearch_reads_stop_at_the_committed_date_added(store: Store) -> None:
     """Versions being written under a lease stay invisible until the lease is released, so a
     reader's cursor cannot pass over one that a refresh has not made searchable yet."""

@@ -2,9 +2,9 @@
 suite can drive `ElasticStore`'s own code (documents, cursors, retries, derived state) here,
 where no server can run. It is a model, not Elasticsearch: its query semantics are this file's
 reading of the documented ones (bool filter/must, term, terms, range, ids, multi_match with
-operator and; sort with search_after; histogram and terms aggregations), so passing against it
-proves the backend consistent with that reading, not with a server. The real check is the same
-suite with FENGHUO_ES_URL set.
+operator and; sort with search_after; histogram, terms and one-source composite aggregations), so
+passing against it proves the backend consistent with that reading, not with a server. The real
+check is the same suite with FENGHUO_ES_URL set.
 """
 
 from __future__ import annotations
@@ -293,6 +293,8 @@ class _Desc:
 
 
 def _aggregate(body: dict[str, Any], sources: list[Any]) -> dict[str, Any]:
+    if "composite" in body:
+        return _composite(body["composite"], sources)
     if "histogram" in body:
         spec = body["histogram"]
         counts: dict[float, int] = {}
@@ -311,6 +313,26 @@ def _aggregate(body: dict[str, Any], sources: list[Any]) -> dict[str, Any]:
             terms[value] = terms.get(value, 0) + 1
     ordered = sorted(terms.items(), key=lambda kv: (-kv[1], str(kv[0])))
     return {"buckets": [{"key": k, "doc_count": n} for k, n in ordered[: spec["size"]]]}
+
+
+def _composite(spec: dict[str, Any], sources: list[Any]) -> dict[str, Any]:
+    """One `terms` value source (documents without the field are left out, as without
+    `missing_bucket`), keys ascending, the page after `after`; `after_key` when a bucket
+    was returned."""
+    ((name, value_source),) = (item for one in spec["sources"] for item in one.items())
+    field = value_source["terms"]["field"]
+    counts: dict[Any, int] = {}
+    for source in sources:
+        for value in set(_values(source, field)):
+            counts[value] = counts.get(value, 0) + 1
+    keys = sorted(counts)
+    if "after" in spec:
+        keys = [k for k in keys if k > spec["after"][name]]
+    page = keys[: spec.get("size", 10)]
+    result: dict[str, Any] = {"buckets": [{"key": {name: k}, "doc_count": counts[k]} for k in page]}
+    if page:
+        result["after_key"] = {name: page[-1]}
+    return result
 
 
 def _copy(value: Any) -> Any:

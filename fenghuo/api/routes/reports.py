@@ -2,8 +2,9 @@
 as a printable HTML page, draft one for an incident, edit its sections, mark it submitted.
 
 Who sees what: admins and SOC analysts every report; a tenant viewer the reports filed for its
-own tenant (others by pseudonym); a regulator the reports of the incidents its granted TAXII
-collections select, every tenant by pseudonym. A report the caller may not see answers 404 like
+own tenant (others by pseudonym); a regulator the reports of the incidents that have objects in
+its granted TAXII collections (what the feed writer sent it, kept after a downgrade, revoked ones
+included), every tenant by pseudonym. A report the caller may not see answers 404 like
 one that does not exist. Due and overdue are computed against the services' clock.
 """
 
@@ -19,7 +20,6 @@ from pydantic import AwareDatetime, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from fenghuo.api.deps import Caller, ReportReader, Services, ServicesDep, Triager
-from fenghuo.api.ops_views import incidents_in
 from fenghuo.api.problems import Problem
 from fenghuo.api.schemas import documented, respond
 from fenghuo.intel.reports.actions import (
@@ -34,7 +34,6 @@ from fenghuo.intel.reports.model import Report, ReportKind, ReportState, load_co
 from fenghuo.intel.reports.render import report_html
 from fenghuo.intel.reports.repository import MAX_REPORTS, ReportQuery
 from fenghuo.model.alert import UtcDatetime
-from fenghuo.store.base import IncidentQuery, Scope
 from fenghuo.store.keys import Role
 
 router = APIRouter(tags=["reports"])
@@ -80,18 +79,16 @@ class SubmitReport(BaseModel):
 
 
 def _granted_incidents(services: Services, caller: Caller) -> frozenset[str] | None:
-    """A regulator's incidents: those its granted collections select (None: not a regulator,
-    no such narrowing)."""
+    """A regulator's incidents: those with objects in a collection granted to it, read from the
+    collection object store (the feed writer appends each incident's objects with the incident
+    as their source), so the scope is what the regulator receives on TAXII, not a re-reading of
+    the collections' filters (None: not a regulator, no such narrowing)."""
     if caller.key.role is not Role.REGULATOR:
         return None
-    granted = [c for c in services.store.collections.list() if c.readable_by(caller.key)]
+    granted = [c.id for c in services.store.collections.list() if c.readable_by(caller.key)]
     if not granted:
         return frozenset()
-    inventory = services.inventory()
-    incidents = incidents_in(services.store, Scope.everything(), IncidentQuery())
-    return frozenset(
-        i.id for i in incidents if any(c.filter.matches(i, inventory) for c in granted)
-    )
+    return frozenset(services.store.objects.sources(granted))
 
 
 def _actor(caller: Caller, request: Request) -> Actor:

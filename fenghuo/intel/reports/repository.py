@@ -2,9 +2,9 @@
 
 Tenant scope is part of every read, as in the other repositories: a tenant scope sees the reports
 whose reporting tenant is its own, inside the query. A regulator's reads are narrowed the same way
-by `ReportQuery.incident_ids` (the incidents its granted collections select). Reads take `now`
-because a report's state (`due`, `overdue`) is computed from the clock, in the query for filters
-and on each returned report.
+by `ReportQuery.incident_ids` (the incidents with objects in its granted collections). Reads take
+`now` because a report's state (`due`, `overdue`) is computed from the clock, in the query for
+filters and on each returned report.
 """
 
 from __future__ import annotations

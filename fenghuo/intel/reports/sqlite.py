@@ -70,8 +70,10 @@ def _where(scope: Scope, query: ReportQuery, now: dt.datetime) -> tuple[str, lis
         ids = sorted(query.incident_ids)
         if not ids:
             return "0", []
-        clauses.append(f"incident_id IN ({', '.join('?' * len(ids))})")
-        params += ids
+        # One JSON array parameter, not one per id: a regulator's incidents are not bounded
+        # by SQLite's limit on bound variables.
+        clauses.append("incident_id IN (SELECT value FROM json_each(?))")
+        params.append(_ENC.encode(ids).decode())
     if query.kinds:
         kinds = sorted(k.value for k in query.kinds)
         clauses.append(f"kind IN ({', '.join('?' * len(kinds))})")
