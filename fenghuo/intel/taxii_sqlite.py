@@ -1,4 +1,5 @@
-"""TAXII collections, their objects and POST status resources in SQLite (schema: migration 6).
+"""TAXII collections' objects in SQLite (schema: migration 6; the collections themselves and the
+POST status resources are in `taxii_sqlite_collections`).
 
 Objects are append-only versions: `append` runs in one BEGIN IMMEDIATE transaction that reads the
 collection's newest date added and gives each new version a later one (now, or one microsecond
@@ -21,7 +22,6 @@ from typing import Any
 
 import msgspec
 
-from fenghuo.intel.collections import Collection, CollectionError, CollectionRepository
 from fenghuo.intel.objects import (
     MAX_PAGE,
     STIX_MEDIA_TYPE,
@@ -29,9 +29,7 @@ from fenghuo.intel.objects import (
     ObjectQuery,
     ObjectRepository,
     ObjectStoreError,
-    StatusRepository,
     StoredObject,
-    TaxiiStatus,
     check_object,
     decode_cursor,
     encode_cursor,
@@ -44,100 +42,8 @@ from fenghuo.intel.objects import (
 from fenghuo.store.alerts import AlertStore
 
 _ENC = msgspec.json.Encoder()
-_COLLECTION = msgspec.json.Decoder(Collection)
-_STATUS = msgspec.json.Decoder(TaxiiStatus)
 _BODY = msgspec.json.Decoder(dict[str, Any])
 _COLUMNS = "collection_id, added_us, id, type, version, spec_version, media_type, body"
-
-
-class SqliteCollections:
-    """`CollectionRepository`: the collection document, its readers in `taxii_grants`."""
-
-    def __init__(self, writer: AlertStore) -> None:
-        self._writer = writer
-
-    def create(self, collection: Collection) -> Collection:
-        stored = msgspec.structs.replace(collection, readers=())
-        with self._writer.transaction() as db:
-            inserted = db.execute(
-                "INSERT OR IGNORE INTO taxii_collections (id, created_at, doc) VALUES (?, ?, ?)",
-                (collection.id, collection.created_at.isoformat(), _ENC.encode(stored).decode()),
-            ).rowcount
-            if not inserted:
-                msg = f"collection {collection.id} exists already"
-                raise CollectionError(msg)
-            _add_grants(db, collection.id, collection.readers)
-            return _collection(db, collection.id)
-
-    def get(self, collection_id: str) -> Collection | None:
-        db = self._writer.connection()
-        row = db.execute(
-            "SELECT doc FROM taxii_collections WHERE id = ?", (collection_id,)
-        ).fetchone()
-        return _with_readers(db, _COLLECTION.decode(row[0])) if row else None
-
-    def list(self) -> list[Collection]:
-        db = self._writer.connection()
-        rows = db.execute("SELECT doc FROM taxii_collections ORDER BY created_at, id").fetchall()
-        grants: dict[str, list[str]] = {}
-        for collection_id, key_id in db.execute(
-            "SELECT collection_id, key_id FROM taxii_grants ORDER BY collection_id, key_id"
-        ):
-            grants.setdefault(collection_id, []).append(key_id)
-        found = [_COLLECTION.decode(r[0]) for r in rows]
-        return [msgspec.structs.replace(c, readers=tuple(grants.get(c.id, ()))) for c in found]
-
-    def grant(self, collection_id: str, key_ids: Iterable[str]) -> Collection:
-        with self._writer.transaction() as db:
-            _require(db, collection_id)
-            _add_grants(db, collection_id, key_ids)
-            return _collection(db, collection_id)
-
-    def revoke_grant(self, collection_id: str, key_id: str) -> Collection:
-        with self._writer.transaction() as db:
-            _require(db, collection_id)
-            db.execute(
-                "DELETE FROM taxii_grants WHERE collection_id = ? AND key_id = ?",
-                (collection_id, key_id),
-            )
-            return _collection(db, collection_id)
-
-    def delete(self, collection_id: str) -> bool:
-        """The collection, its grants, objects and status resources."""
-        with self._writer.transaction() as db:
-            for table in ("taxii_grants", "taxii_objects", "taxii_status"):
-                db.execute(f"DELETE FROM {table} WHERE collection_id = ?", (collection_id,))  # noqa: S608 - constant table names
-            removed = db.execute(
-                "DELETE FROM taxii_collections WHERE id = ?", (collection_id,)
-            ).rowcount
-        return bool(removed)
-
-
-def _add_grants(db: sqlite3.Connection, collection_id: str, key_ids: Iterable[str]) -> None:
-    db.executemany(
-        "INSERT OR IGNORE INTO taxii_grants (collection_id, key_id) VALUES (?, ?)",
-        [(collection_id, k) for k in sorted(set(key_ids))],
-    )
-
-
-def _require(db: sqlite3.Connection, collection_id: str) -> None:
-    if db.execute("SELECT 1 FROM taxii_collections WHERE id = ?", (collection_id,)).fetchone():
-        return
-    msg = f"no collection {collection_id}"
-    raise CollectionError(msg)
-
-
-def _collection(db: sqlite3.Connection, collection_id: str) -> Collection:
-    row = db.execute("SELECT doc FROM taxii_collections WHERE id = ?", (collection_id,)).fetchone()
-    return _with_readers(db, _COLLECTION.decode(row[0]))
-
-
-def _with_readers(db: sqlite3.Connection, collection: Collection) -> Collection:
-    rows = db.execute(
-        "SELECT key_id FROM taxii_grants WHERE collection_id = ? ORDER BY key_id",
-        (collection.id,),
-    ).fetchall()
-    return msgspec.structs.replace(collection, readers=tuple(r[0] for r in rows))
 
 
 def _stored(row: Sequence[Any]) -> StoredObject:
@@ -437,32 +343,6 @@ class SqliteObjects:
         return int(row[0])
 
 
-class SqliteTaxiiStatus:
-    """`StatusRepository`: one row per POST, written once."""
-
-    def __init__(self, writer: AlertStore) -> None:
-        self._writer = writer
-
-    def create(self, status: TaxiiStatus) -> TaxiiStatus:
-        with self._writer.transaction() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO taxii_status (id, collection_id, doc) VALUES (?, ?, ?)",
-                (status.id, status.collection_id, _ENC.encode(status).decode()),
-            )
-            row = db.execute("SELECT doc FROM taxii_status WHERE id = ?", (status.id,)).fetchone()
-        return _STATUS.decode(row[0])
-
-    def get(self, status_id: str) -> TaxiiStatus | None:
-        row = (
-            self._writer.connection()
-            .execute("SELECT doc FROM taxii_status WHERE id = ?", (status_id,))
-            .fetchone()
-        )
-        return _STATUS.decode(row[0]) if row else None
-
-
-def _typed(
-    collections: SqliteCollections, objects: SqliteObjects, status: SqliteTaxiiStatus
-) -> tuple[CollectionRepository, ObjectRepository, StatusRepository]:
-    """Checks, for mypy, that the classes implement the protocols."""
-    return collections, objects, status
+def _typed(objects: SqliteObjects) -> ObjectRepository:
+    """Checks, for mypy, that the class implements the protocol."""
+    return objects

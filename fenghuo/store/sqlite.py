@@ -17,7 +17,8 @@ from typing import Any
 import msgspec
 
 from fenghuo.intel.reports.sqlite import SqliteReports
-from fenghuo.intel.taxii_sqlite import SqliteCollections, SqliteObjects, SqliteTaxiiStatus
+from fenghuo.intel.taxii_sqlite import SqliteObjects
+from fenghuo.intel.taxii_sqlite_collections import SqliteCollections, SqliteTaxiiStatus
 from fenghuo.model.alert import Alert, decode_alert
 from fenghuo.model.incident import Incident, decode_incident, encode_incident
 from fenghuo.store.alerts import AlertStore
