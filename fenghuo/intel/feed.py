@@ -188,8 +188,15 @@ class FeedWriter:
             if stored is None:
                 fresh.append(obj)
                 continue
-            if "modified" not in obj or _same_content(stored.body, obj):
-                continue  # SCOs and definitions never change; unchanged objects stay
+            if "modified" not in obj or stored.body.get("revoked"):
+                # SCOs and definitions never change; a revoked object may not be un-revoked
+                # (STIX 2.1 §3.6): an incident id that comes back after retirement stays out.
+                continue
+            # `created` is fixed by the first version (STIX forbids changing it), even if the
+            # incident's first_seen (its source) moved earlier since.
+            obj = {**obj, "created": stored.body.get("created", obj.get("created"))}
+            if _same_content(stored.body, obj):
+                continue  # unchanged objects stay as they are
             last = parse_timestamp(stored.body["modified"])
             if parse_timestamp(obj["modified"]) <= last:
                 obj = {**obj, "modified": stix_time(last + _MS)}

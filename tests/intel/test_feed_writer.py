@@ -208,3 +208,29 @@ def test_a_regulator_reads_every_version_once_through_the_oasis_client(
     other = RemoteCollection(url, user="regulator", password=served.tokens["regulator-b"])
     with pytest.raises(Exception, match="404"):
         other.get_objects()
+
+
+def test_created_is_kept_and_a_revoked_incident_stays_revoked(
+    served: TaxiiApi, hour: Hour, inventory: InventoryIndex
+) -> None:
+    collection = national(served)
+    feed = writer(served.store, inventory)
+    feed.write(hour.incidents)
+    target = serious(hour)[0]
+    ident = incident_stix_id(target.id)
+    first = served.store.objects.latest(collection.id, [ident])[ident].body
+    earlier = msgspec.structs.replace(
+        target,
+        first_seen=target.first_seen - dt.timedelta(minutes=3),
+        summary=target.summary + " (an earlier alert)",
+        updated_at=target.updated_at + dt.timedelta(minutes=5),
+    )
+    feed.write([earlier])
+    second = served.store.objects.latest(collection.id, [ident])[ident].body
+    assert second["modified"] > first["modified"]  # the incident changed
+    assert second["created"] == first["created"]  # but a version never changes `created`
+    feed.write([], retired=[target.id])
+    count = served.store.objects.count(collection.id)
+    feed.write([msgspec.structs.replace(earlier, summary="back", updated_at=NOW)])
+    assert served.store.objects.latest(collection.id, [ident])[ident].body["revoked"] is True
+    assert served.store.objects.count(collection.id) == count
