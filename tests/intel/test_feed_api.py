@@ -4,11 +4,13 @@ verdict reaches the regulator's objects and the reports at once."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from stix2validator import ValidationOptions, validate_instance
 from taxii2client.v21 import Collection as RemoteCollection
 from taxii2client.v21 import as_pages
 
@@ -72,3 +74,25 @@ def test_a_new_collection_is_filled_and_follows_the_analyst(api: SeededApi, hour
     reports = api.get("admin", "/api/v1/reports", incident=target.id).json()["items"]
     kinds = {r["kind"] for r in reports}
     assert kinds == ({"initial", "closing"} if target.reporting.required else set())
+
+
+def test_an_incident_bundle_as_each_caller_may_see_it(api: SeededApi, hour: Hour) -> None:
+    """`GET /incidents/{id}/stix`: admins get identities, a tenant viewer its own names and
+    every other tenant by pseudonym; both bundles pass the validator."""
+    cross = next(i for i in hour.incidents if len({*i.tenants, *i.actor_tenants}) > 1)
+    viewer = cross.tenants[0]
+    others = {t for t in (*cross.tenants, *cross.actor_tenants) if t != viewer}
+    path = f"/api/v1/incidents/{cross.id}/stix"
+    admin = api.client.get(path, headers=api.auth("admin"), params={"tlp": "red"})
+    mine = api.client.get(path, headers=api.auth(f"viewer:{viewer}"))
+    for response in (admin, mine):
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/stix+json;version=2.1"
+        result = validate_instance(response.json(), ValidationOptions(version="2.1"))
+        assert result.is_valid, [str(e) for e in result.errors]
+    names = {o.get("name") for o in admin.json()["objects"] if o["type"] == "identity"}
+    assert others <= names
+    tokens = set(re.split(r"[^0-9A-Za-z]+", mine.text))
+    assert viewer in tokens
+    assert not others & tokens
+    assert api.client.get(path, headers=api.auth("regulator")).status_code == 403

@@ -3,19 +3,21 @@ triage actions."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from fenghuo.api import filters as f
 from fenghuo.api.deps import ServicesDep, Triager, Viewer
-from fenghuo.api.problems import Problem
+from fenghuo.api.problems import PROBLEM_MEDIA_TYPE, PROBLEM_RESPONSES, Problem
 from fenghuo.api.routes.alerts import IdempotencyKey, checked_cursor
 from fenghuo.api.routes.triage import ActionRequest, act, action_log
 from fenghuo.api.schemas import documented, respond
 from fenghuo.api.views import ActionLog, ActionResult, IncidentAlerts, IncidentPage
+from fenghuo.intel.collections import IdentityPolicy, Tlp
+from fenghuo.intel.stix import FeedView, incident_bundle
 from fenghuo.store.base import IncidentView
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
@@ -88,6 +90,57 @@ async def incident_alerts(
         return IncidentAlerts(items=[v.alert for v in found if v is not None])
 
     return respond(caller, await run_in_threadpool(load))
+
+
+STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
+_STIX_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A STIX 2.1 bundle: the incident as the caller may see it",
+        "content": {STIX_MEDIA_TYPE: {"schema": {"type": "object"}}},
+    },
+    **{code: PROBLEM_RESPONSES[code] for code in (401, 403, 404, 422)},
+    503: {
+        "description": "No inventory is loaded, so a tenant viewer's bundle cannot be masked",
+        "content": {PROBLEM_MEDIA_TYPE: {}},
+    },
+}
+
+
+@router.get(
+    "/{incident_id}/stix",
+    summary="The incident as a STIX 2.1 bundle, as the regulator feed builds it (TLP level by "
+    "query); a tenant viewer's bundle shows other tenants by pseudonym",
+    responses=_STIX_RESPONSES,
+)
+async def incident_stix(
+    incident_id: IncidentId,
+    caller: Viewer,
+    services: ServicesDep,
+    tlp: Annotated[Tlp, Query(description="the TLP 2.0 level marked on every object")] = Tlp.AMBER,
+) -> JSONResponse:
+    view = await _visible(caller, services, incident_id)
+    inventory = services.inventory()
+    if caller.tenant is not None and inventory is None:
+        detail = "no inventory is loaded: nothing would say which identifiers to hide"
+        raise Problem(503, "Bundle unavailable", detail)
+
+    def build() -> dict[str, Any]:
+        found = (services.store.alerts.get(caller.scope, a) for a in view.incident.alert_ids)
+        feed = FeedView(
+            tlp=tlp,
+            identities=(
+                IdentityPolicy.GRANTED if caller.tenant is None else IdentityPolicy.PSEUDONYMOUS
+            ),
+            own_tenant=caller.tenant,
+            pseudonym_key=services.settings.pseudonym_key.get_secret_value().encode(),
+            inventory=inventory,
+            provider_name=services.settings.provider_name,
+        )
+        alerts = [v.alert for v in found if v is not None]
+        return incident_bundle(view.incident, feed, alerts=alerts)
+
+    bundle = caller.redactor.document(await run_in_threadpool(build))
+    return JSONResponse(bundle, media_type=STIX_MEDIA_TYPE)
 
 
 @router.get(
