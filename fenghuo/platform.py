@@ -101,8 +101,16 @@ class ApiServer:
     """uvicorn in a background thread, so `fenghuo up` can run it beside the other parts."""
 
     def __init__(self, services: Services, host: str, port: int) -> None:
+        self.app = create_app(services)
+        # Open live streams (GET /api/v1/stream) would hold a graceful shutdown forever: `stop`
+        # ends them first, and the timeout is the backstop.
         config = uvicorn.Config(
-            create_app(services), host=host, port=port, log_level="warning", lifespan="on"
+            self.app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=5,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="fenghuo-api", daemon=True)
@@ -122,6 +130,7 @@ class ApiServer:
                 raise ConfigError(msg)
 
     def stop(self) -> None:
+        self.app.state.stream_hub.close()
         self.server.should_exit = True
         self.thread.join(timeout=10)
 
@@ -285,6 +294,7 @@ def run_up(
         stack.callback(server.stop)
         url = f"http://{settings.api_host}:{settings.api_port}"
         echo(f"api        {url}  (OpenAPI: {url}/api/v1/openapi.json)")
+        echo(f"console    {url}/  (log in with a key printed below)")
         echo(f"inventory  {inventory.path} (reloaded when it changes)")
         token = rotate_demo_key(services.store.keys)
         echo(f"ingest key {token}  (demo key, shown once)")
@@ -331,6 +341,7 @@ def run_up(
                 f"(seed {world.config.seed}, from {world.config.start:%Y-%m-%dT%H:%M:%SZ}); "
                 f"attacks recur every {world.config.duration}"
             )
+        echo(f"console    {url}/  (open it in a browser; the analyst key above logs in)")
         echo("running; Ctrl-C stops everything")
         failure = wait_for_signal(watched)
         echo("stopping")

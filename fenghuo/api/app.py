@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from fenghuo import __version__
+from fenghuo.api.console import ConsoleFiles, console_dir
 from fenghuo.api.deps import Services
 from fenghuo.api.limits import INGEST_PREFIX, BodyLimit, RequestId
 from fenghuo.api.metrics import ApiMetrics, MetricsMiddleware, RouteTemplates
@@ -22,12 +23,14 @@ from fenghuo.api.routes import (
     incidents,
     ingest,
     keys,
+    live,
     reports,
     stats,
     suppressions,
     tenants,
 )
 from fenghuo.api.schemas import install_openapi
+from fenghuo.api.stream import StreamHub
 from fenghuo.intel.taxii import MOUNT_PATH, create_taxii_app
 
 
@@ -41,6 +44,7 @@ def create_app(services: Services) -> FastAPI:
         redoc_url=None,
     )
     app.state.services = services
+    app.state.stream_hub = StreamHub(services)  # live updates (GET /api/v1/stream)
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(ingest.router, prefix="/api/v1")
@@ -48,7 +52,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(incidents.router, prefix="/api/v1")
     app.include_router(suppressions.router, prefix="/api/v1")
     app.include_router(reports.router, prefix="/api/v1")
-    for ops in (tenants, hosts, detectors, stats, audit, keys, collections):
+    for ops in (tenants, hosts, detectors, stats, audit, keys, collections, live):
         app.include_router(ops.router, prefix="/api/v1")
     app.include_router(metrics_router)
     # Outermost last: request id, then metrics (which see the body limit's 413s), then limits.
@@ -66,4 +70,6 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics, templates=templates)
     app.add_middleware(RequestId)
     install_openapi(app)
+    # Last: the console at / answers only what no route, TAXII or /metrics claimed.
+    app.mount("/", ConsoleFiles(services.console or console_dir()), name="console")
     return app

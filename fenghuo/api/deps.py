@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -34,6 +35,8 @@ class Services:
     inventory: Callable[[], InventoryIndex | None] = lambda: None
     # The clock of time-dependent answers (a report's due/overdue state): tests pass a fixed one.
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    # The console's static files (None: `fenghuo.api.console.console_dir()`); tests pass their own.
+    console: Path | None = None
 
 
 def get_services(request: Request) -> Services:

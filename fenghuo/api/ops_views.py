@@ -19,13 +19,13 @@ from collections.abc import Iterable
 import msgspec
 
 from fenghuo.model.alert import Severity, UtcDatetime
-from fenghuo.model.incident import Grade, Incident, IncidentStatus
+from fenghuo.model.incident import Grade, Incident
 from fenghuo.store.base import AlertQuery, AuditEntry, IncidentQuery, Scope, Store
 
-OPEN_STATUSES = frozenset(
-    {IncidentStatus.NEW, IncidentStatus.ACKNOWLEDGED, IncidentStatus.INVESTIGATING}
-)
-GRADE_RANK = {Grade.IV: 1, Grade.III: 2, Grade.II: 3, Grade.I: 4}
+# One definition of "open" and of the grade order, shared with the store's aggregation.
+from fenghuo.store.figures import GRADE_RANK as GRADE_RANK
+from fenghuo.store.figures import OPEN_STATUSES as OPEN_STATUSES
+
 _INCIDENT_PAGE = 500
 
 

@@ -32,6 +32,7 @@ import msgspec
 from fenghuo.errors import FenghuoError
 from fenghuo.model.alert import Alert, Severity, UtcDatetime
 from fenghuo.model.incident import Incident, IncidentStatus, encode_incident
+from fenghuo.store.figures import IncidentAggregates
 from fenghuo.store.keys import ApiKey, Role
 
 if TYPE_CHECKING:  # fenghuo.intel imports the store's key model: no import cycle at run time
@@ -301,6 +302,10 @@ class IncidentRepository(Protocol):
     ) -> Page[IncidentView]: ...
 
     def count(self, scope: Scope, query: IncidentQuery = ...) -> int: ...
+
+    def aggregate(self, scope: Scope, query: IncidentQuery = ...) -> IncidentAggregates:
+        """Counts by status, grade and severity and per-tenant open figures, computed by the
+        backend (fenghuo.store.figures)."""
 
 
 class ActionRepository(Protocol):

@@ -54,6 +54,7 @@ from fenghuo.store.base import (
 from fenghuo.store.elastic_io import Found, Indices, check_limit, page_cursor
 from fenghuo.store.elastic_logs import EsActions, EsAudit, EsKeys
 from fenghuo.store.elastic_suppressions import EsSuppressions
+from fenghuo.store.figures import IncidentAggregates, aggregate_incidents
 
 
 class EsAlerts:
@@ -189,6 +190,21 @@ class EsIncidents:
             index=self._es.names.alias("incidents"), query=es_docs.incident_query(scope, query)
         )
         return int(response["count"])
+
+    def aggregate(
+        self,
+        scope: Scope,
+        query: IncidentQuery = IncidentQuery(),  # noqa: B008
+    ) -> IncidentAggregates:
+        """Paged through and counted in memory: the derived status lives in the analyst state
+        beside each document, so a terms aggregation needs that state indexed (not done yet)."""
+        found: list[Incident] = []
+        cursor: str | None = None
+        while True:
+            page = self.list(scope, query, limit=1000, cursor=cursor)
+            found.extend(view.incident for view in page.items)
+            if (cursor := page.next_cursor) is None:
+                return aggregate_incidents(found)
 
 
 def _incident_view(source: dict[str, Any]) -> IncidentView:

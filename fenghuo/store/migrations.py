@@ -227,6 +227,63 @@ CREATE INDEX reports_tenant ON reports (tenant_id, due_ms);
 CREATE INDEX reports_incident ON reports (incident_id);
 """
 
+# The console (issue 10). `grade` and `risk` as columns (and in a covering index) so incident
+# figures are GROUP BYs without JSON per row (backfilled here, written by the upsert from then
+# on). `changes` is a short change log written by triggers, read by the API's live stream: one
+# indexed range read per tick finds what changed (new or rewritten alerts and incidents, analyst
+# state, reports), whoever wrote it (the stream job's sink, the correlator, the API). Each
+# trigger keeps only the last 100,000 entries, so the log stays small without a cleaner.
+_V8_CONSOLE = """
+ALTER TABLE incidents ADD COLUMN grade TEXT NOT NULL DEFAULT '';
+ALTER TABLE incidents ADD COLUMN risk REAL NOT NULL DEFAULT 0;
+UPDATE incidents SET
+    grade = COALESCE(json_extract(doc, '$.grade'), ''),
+    risk = COALESCE(json_extract(doc, '$.risk_score'), 0);
+-- Covering indexes of the overview's windowed figures: the GROUP BYs read these alone instead
+-- of a large row (the document) per alert or incident in the window.
+CREATE INDEX alerts_window_figures ON alerts
+    (last_seen_ms, first_seen_ms, severity, detector, tenant_id, actor_tenant_id, host_id, id);
+CREATE INDEX incidents_window_figures ON incidents
+    (last_seen_ms, first_seen_ms, severity, grade, risk, id);
+CREATE TABLE changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    target_id TEXT NOT NULL
+);
+CREATE TRIGGER changes_alert_insert AFTER INSERT ON alerts BEGIN
+    INSERT INTO changes (kind, target_id) VALUES ('alert', new.id);
+    DELETE FROM changes WHERE seq <= last_insert_rowid() - 100000;
+END;
+CREATE TRIGGER changes_alert_update AFTER UPDATE OF doc ON alerts BEGIN
+    INSERT INTO changes (kind, target_id) VALUES ('alert', new.id);
+    DELETE FROM changes WHERE seq <= last_insert_rowid() - 100000;
+END;
+CREATE TRIGGER changes_incident_insert AFTER INSERT ON incidents BEGIN
+    INSERT INTO changes (kind, target_id) VALUES ('incident', new.id);
+    DELETE FROM changes WHERE seq <= last_insert_rowid() - 100000;
+END;
+CREATE TRIGGER changes_incident_update AFTER UPDATE OF doc ON incidents BEGIN
+    INSERT INTO changes (kind, target_id) VALUES ('incident', new.id);
+    DELETE FROM changes WHERE seq <= last_insert_rowid() - 100000;
+END;
+CREATE TRIGGER changes_state_insert AFTER INSERT ON analyst_state BEGIN
+    INSERT INTO changes (kind, target_id) VALUES (new.target_kind, new.target_id);
+    DELETE FROM changes WHERE seq <= last_insert_rowid() - 100000;
+END;
+CREATE TRIGGER changes_state_update AFTER UPDATE ON analyst_state BEGIN
+    INSERT INTO changes (kind, target_id) VALUES (new.target_kind, new.target_id);
+    DELETE FROM changes WHERE seq <= last_insert_rowid() - 100000;
+END;
+CREATE TRIGGER changes_report_insert AFTER INSERT ON reports BEGIN
+    INSERT INTO changes (kind, target_id) VALUES ('report', new.id);
+    DELETE FROM changes WHERE seq <= last_insert_rowid() - 100000;
+END;
+CREATE TRIGGER changes_report_update AFTER UPDATE ON reports BEGIN
+    INSERT INTO changes (kind, target_id) VALUES ('report', new.id);
+    DELETE FROM changes WHERE seq <= last_insert_rowid() - 100000;
+END;
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1_BASE,
     _V2_REPOSITORY,
@@ -235,6 +292,7 @@ MIGRATIONS: tuple[str, ...] = (
     _V5_WINDOWS,
     _V6_TAXII,
     _V7_REPORTS,
+    _V8_CONSOLE,
 )
 
 

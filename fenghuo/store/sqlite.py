@@ -42,7 +42,10 @@ from fenghuo.store.base import (
     epoch_ms,
     newer_incident,
 )
+from fenghuo.store.figures import IncidentAggregates
 from fenghuo.store.keys import KeyStore
+from fenghuo.store.sqlite_changes import SqliteChanges
+from fenghuo.store.sqlite_figures import incident_aggregates
 from fenghuo.store.sqlite_suppressions import SqliteSuppressions
 
 _ENC = msgspec.json.Encoder()
@@ -253,11 +256,12 @@ def _from_ms(ms: int) -> dt.datetime:
 
 
 _INCIDENT_UPSERT = """
-INSERT INTO incidents (id, severity, first_seen_ms, last_seen_ms, updated_at, doc)
-VALUES (?, ?, ?, ?, ?, ?)
+INSERT INTO incidents (id, severity, first_seen_ms, last_seen_ms, updated_at, doc, grade, risk)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET
     severity = excluded.severity, first_seen_ms = excluded.first_seen_ms,
-    last_seen_ms = excluded.last_seen_ms, updated_at = excluded.updated_at, doc = excluded.doc
+    last_seen_ms = excluded.last_seen_ms, updated_at = excluded.updated_at, doc = excluded.doc,
+    grade = excluded.grade, risk = excluded.risk
 """
 
 
@@ -299,6 +303,8 @@ class SqliteIncidents:
                         epoch_ms(incident.last_seen),
                         incident.updated_at.isoformat(),
                         encode_incident(incident).decode(),
+                        incident.grade.value,
+                        incident.risk_score,
                     ),
                 )
                 db.execute("DELETE FROM incident_tenants WHERE incident_id = ?", (incident.id,))
@@ -376,6 +382,14 @@ class SqliteIncidents:
         where = _incident_where(scope, query)
         sql = f"SELECT count(*) {_INCIDENTS_FROM} WHERE {where.sql()}"
         return int(self._writer.connection().execute(sql, where.params).fetchone()[0])
+
+    def aggregate(
+        self,
+        scope: Scope,
+        query: IncidentQuery = IncidentQuery(),  # noqa: B008
+    ) -> IncidentAggregates:
+        where = _incident_where(scope, query)
+        return incident_aggregates(self._writer.connection(), where.sql(), where.params)
 
 
 def _incident_view(doc: str, state_doc: str | None) -> IncidentView:
@@ -506,6 +520,8 @@ class SqliteStore:
         self.collections = SqliteCollections(self._writer)
         self.objects = SqliteObjects(self._writer)
         self.taxii_status = SqliteTaxiiStatus(self._writer)
+        # What changed since a point: the console's live stream (fenghuo.api.stream).
+        self.changes = SqliteChanges(self._writer)
 
     def close(self) -> None:
         self._writer.close()

@@ -40,6 +40,7 @@ class Access(enum.Enum):
     ADMIN = "admin"
     INGEST = "ingest"  # ingest, admin
     REPORTS = "reports"  # READ's roles and regulator (the reports its grants select)
+    ANY_KEY = "any_key"  # every valid key, whatever its role (e.g. /whoami)
 
 
 ALLOWED: dict[Access, frozenset[str]] = {
@@ -48,6 +49,7 @@ ALLOWED: dict[Access, frozenset[str]] = {
     Access.ADMIN: frozenset({"admin"}),
     Access.INGEST: frozenset({"admin", "ingest"}),
     Access.REPORTS: frozenset({"admin", "soc_analyst", "tenant_viewer", "regulator"}),
+    Access.ANY_KEY: frozenset({"admin", "soc_analyst", "tenant_viewer", "regulator", "ingest"}),
 }
 
 # Kinds of caller; "tenant_viewer" stands for one viewer of each tenant.

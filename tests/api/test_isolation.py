@@ -55,6 +55,7 @@ class Op:
     target: str | None = None  # the kind of object its one path parameter names
     body: dict[str, Any] | None = None  # JSON body (POST without one sends an NDJSON line)
     ok: int = 200  # the status of an allowed call on a visible object
+    params: dict[str, Any] | None = None  # query parameters of every call
 
 
 OPERATIONS: dict[tuple[str, str], Op] = {
@@ -103,6 +104,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         Access.TRIAGE, "incident", body={"kind": "update"}, ok=201
     ),
     ("GET", "/metrics"): Op(Access.PUBLIC),
+    ("GET", f"{API}/whoami"): Op(Access.ANY_KEY),
+    # The live stream ends after its first event (scoped stats, or a regulator's heartbeat).
+    ("GET", f"{API}/stream"): Op(Access.REPORTS, params={"max_events": 1}),
 }
 
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
@@ -176,9 +180,9 @@ def call(
 ) -> httpx.Response:
     url = re.sub(r"\{[^}]+\}", target.id, path) if target is not None else path
     if op.body is not None:
-        return api.client.request(method, url, headers=who.headers, json=op.body)
+        return api.client.request(method, url, headers=who.headers, json=op.body, params=op.params)
     content = b'{"kind": "probe"}\n' if method == "POST" else None
-    return api.client.request(method, url, headers=who.headers, content=content)
+    return api.client.request(method, url, headers=who.headers, content=content, params=op.params)
 
 
 def _same_apart_from_id(

@@ -81,7 +81,8 @@ function visible(v, s) {
 const app = document.getElementById('app');
 const header = el('header', { class: 'topbar' });
 const main = el('main', { id: 'main', class: 'view', tabindex: '-1' });
-const skip = el('a', { class: 'skip', href: '#main' });
+const skip = el('a', { class: 'skip', href: '#main' }, t('app.skip'));
+onLangChange(() => { skip.textContent = t('app.skip'); });
 skip.addEventListener('click', (e) => { e.preventDefault(); main.focus(); });
 mount(app, skip, header, main);
 
@@ -123,7 +124,8 @@ function renderHeader() {
       liveBadge,
       el('button', { type: 'button', class: 'btn ghost', 'aria-pressed': wallOn ? 'true' : 'false', 'aria-label': t('app.wall.aria'), title: t('app.wall.aria'),
         onclick: (e) => { const on = !document.documentElement.classList.contains('wall'); applyWall(on); e.currentTarget.setAttribute('aria-pressed', on ? 'true' : 'false'); window.dispatchEvent(new Event('fenghuo:theme')); } }, t('app.wall')),
-      el('button', { type: 'button', class: 'btn ghost', lang: lang() === 'zh' ? 'en' : 'zh-CN', 'aria-label': t('app.lang.aria'),
+      // The accessible name is the visible text (WCAG 2.5.3); the longer wording is a tooltip.
+      el('button', { type: 'button', class: 'btn ghost', lang: lang() === 'zh' ? 'en' : 'zh-CN', title: t('app.lang.aria'),
         onclick: () => setLang(lang() === 'zh' ? 'en' : 'zh') }, t('app.lang')),
       s ? el('span', { class: 'who' },
         el('span', { class: 'who-name' }, s.name || ''),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import Counter
 from collections.abc import Callable
 from typing import Annotated
 
@@ -21,25 +20,20 @@ from starlette.concurrency import run_in_threadpool
 from fenghuo.api import filters as f
 from fenghuo.api.deps import Caller, Services, ServicesDep, Viewer
 from fenghuo.api.ops_views import (
-    GRADE_RANK,
-    OPEN_STATUSES,
     HostCount,
     IncidentFigures,
     RatePoint,
     Statistics,
     TenantRisk,
     figures_of,
-    incidents_in,
-    involving,
-    risk_of,
 )
 from fenghuo.api.problems import Problem
 from fenghuo.api.schemas import documented, respond
 from fenghuo.intel.reports.model import ReportState
 from fenghuo.intel.reports.repository import ReportQuery
 from fenghuo.model.alert import Severity
-from fenghuo.model.incident import Grade, Incident, IncidentStatus
 from fenghuo.store.base import AlertQuery, IncidentQuery, epoch_ms
+from fenghuo.store.figures import TenantRiskRow
 
 router = APIRouter(prefix="/stats", tags=["situation"])
 
@@ -121,23 +115,20 @@ def rate_series(
 
 
 def tenants_at_risk(
-    open_ones: list[Incident], shown: Callable[[str], str | None] = lambda t: t
+    rows: list[TenantRiskRow], shown: Callable[[str], str | None] = lambda t: t
 ) -> list[TenantRisk]:
     """Tenants named by open incidents, most severe first, then by risk, then by the id the
     caller is shown (ordering by a real id would hint at a pseudonymised tenant's name)."""
-    tenants = {t for i in open_ones for t in (*i.tenants, *i.actor_tenants)}
-    risks = []
-    for tenant in tenants:
-        figures = risk_of(involving(open_ones, tenant))
-        risks.append(
-            TenantRisk(
-                tenant_id=tenant,
-                open_incidents=figures.open_incidents,
-                highest_severity=figures.highest_severity,
-                highest_grade=figures.highest_grade,
-                risk=figures.risk,
-            )
+    risks = [
+        TenantRisk(
+            tenant_id=r.tenant_id,
+            open_incidents=r.open_incidents,
+            highest_severity=r.highest_severity,
+            highest_grade=r.highest_grade,
+            risk=r.risk,
         )
+        for r in rows
+    ]
 
     def order(r: TenantRisk) -> tuple[int, float, str]:
         rank = r.highest_severity.rank if r.highest_severity is not None else -1
@@ -158,10 +149,8 @@ def statistics(
         scope, AlertQuery(since=since, until=until), bucket=width, top=TOP_HOSTS
     )
     rate = rate_series(stats.buckets, width, since, until)
-    incidents = incidents_in(store, scope, IncidentQuery(since=since, until=until))
-    open_ones = [i for i in incidents if i.status in OPEN_STATUSES]
-    statuses = Counter(i.status.value for i in incidents)
-    grades = Counter(i.grade.value for i in incidents)
+    # Aggregated by the store (GROUP BY on SQLite), not paged into memory.
+    figures = store.incidents.aggregate(scope, IncidentQuery(since=since, until=until))
     overdue = ReportQuery(states=frozenset({ReportState.OVERDUE}))
     return Statistics(
         since=since,
@@ -170,13 +159,13 @@ def statistics(
         alerts=figures_of({s.value: stats.by_severity.get(s.value, 0) for s in Severity}),
         rate=rate,
         by_detector=dict(sorted(stats.by_detector.items())),
-        tenants_at_risk=tenants_at_risk(open_ones, caller.redactor.tenant),
+        tenants_at_risk=tenants_at_risk(figures.tenants, caller.redactor.tenant),
         top_hosts=[HostCount(host_id=h, alerts=n) for h, n in stats.top_hosts],
         incidents=IncidentFigures(
-            total=len(incidents),
-            open=len(open_ones),
-            by_status={s.value: statuses[s.value] for s in IncidentStatus},
-            by_grade={g.value: grades[g.value] for g in sorted(Grade, key=GRADE_RANK.__getitem__)},
+            total=figures.total,
+            open=figures.open,
+            by_status=figures.by_status,
+            by_grade=figures.by_grade,
         ),
         reports_overdue=store.reports.count(scope, overdue, services.clock()),
     )

@@ -53,7 +53,8 @@ const SORTS = {
 
 export default {
   id: 'alerts',
-  pattern: /^#\/alerts(?:[?]|$)/,
+  // `#/alerts/ID` (links from incidents, hosts, tenants) opens that alert's drawer over the queue.
+  pattern: /^#\/alerts(?:\/([^/?]+))?(?:[?]|$)/,
   nav: { zh: '告警队列', en: 'Alerts' },
   roles: ['admin', 'soc_analyst', 'tenant_viewer'],
   messages: {
@@ -492,6 +493,7 @@ export default {
     }).catch(() => { mount(detSelect, ...[...multi('detector', p.getAll('detector'), t('aq.detector')).childNodes]); });
 
     await loadPage();
+    if (match && match[1]) openDrawer(decodeURIComponent(match[1]));
     return () => { destroyed = true; document.removeEventListener('keydown', onKey); closeDrawer(); closeDialog(); };
   },
 };

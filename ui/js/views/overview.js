@@ -2,6 +2,7 @@
 // kept fresh by the shared event stream (stats, alert, incident), never by polling.
 import { el, mount, timeEl, severityBadge, gradeLabel, gradeBadge, fmtNumber, fmtDuration, fmtSeconds, SEVERITIES, GRADES, severityLabel } from '../format.js';
 import { ApiError } from '../api.js';
+import { locale } from '../i18n.js';
 
 const ESCAPE_DETECTORS = ['vmm-child-process', 'container-escape', 'host-tampering', 'vmm-crash', 'vmm-seccomp-violation', 'cross-vm-access'];
 const OPEN = ['new', 'acknowledged', 'investigating'];
@@ -83,7 +84,10 @@ function uplotChart(uPlot, series, container) {
   const opts = {
     width, height: 220,
     series: [{}, ...sevs.map((s) => ({ label: severityLabel(s), stroke: cssVar(`--sev-${s}`), width: s === 'critical' ? 2.5 : 2, dash: dashes[s] }))],
-    axes: [{ stroke: cssVar('--muted'), grid: { stroke: cssVar('--line-2') } }, { stroke: cssVar('--muted'), grid: { stroke: cssVar('--line-2') } }],
+    // Time labels in the page's language and the user's zone (uPlot's own are English).
+    axes: [{ stroke: cssVar('--muted'), grid: { stroke: cssVar('--line-2') },
+      values: (u, splits) => splits.map((v) => new Date(v * 1000).toLocaleTimeString(locale(), { hour: '2-digit', minute: '2-digit' })) },
+    { stroke: cssVar('--muted'), grid: { stroke: cssVar('--line-2') } }],
     scales: { x: { time: true } },
     legend: { live: false },
   };
@@ -259,8 +263,10 @@ export default {
         reportsBody = due.length ? el('ul', { class: 'list' }, due.map((r) => {
           const cd = el('span', { class: 'countdown', role: 'timer', dataset: { due: r.due_at } });
           cds.push(cd);
-          const span = r.due_from ? Date.parse(r.due_at) - Date.parse(r.due_from) : null;
-          const window = span ? (span >= 86400e3 ? `${Math.round(span / 86400e3)} d` : `${Math.round(span / 3600e3)} h`) : '';
+          // The deadline rule (1 h / 2 h / 4 h from the grading basis, 30 d for closing reports);
+          // `due_from` is when a report starts to count as due, not the start of its window.
+          const hours = /(\d+)h\b/.exec(r.basis || '');
+          const window = r.kind === 'closing' ? '30 d' : (hours ? `${hours[1]} h` : '');
           return el('li', {}, cd, el('span', { class: 'small muted' }, window),
             el('a', { class: 'grow', href: `#/reports/${encodeURIComponent(r.id)}` }, `${t(`ov.report.kind.${r.kind}`)} · ${r.tenant_id || ''}`), gradeBadge(r.grade));
         })) : el('p', { class: 'empty' }, t('ov.reports.none'));
