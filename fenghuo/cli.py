@@ -240,7 +240,8 @@ def serve(
             port or settings.api_port,
         )
         server.start()
-        click.echo(f"API on http://{host or settings.api_host}:{port or settings.api_port}")
+        url = f"http://{host or settings.api_host}:{port or settings.api_port}"
+        click.echo(f"API on {url}  (console {url}/, TAXII {url}/taxii2/)")
         try:
             wait_for_signal()
         finally:
