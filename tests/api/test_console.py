@@ -5,14 +5,16 @@ directory stands in for the real one, so these tests do not depend on the page's
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
 
-from fenghuo.api.app import create_app
 from fenghuo.api.console import console_dir
 from fenghuo.api.deps import Services
+from fenghuo.ingest.kafka.broker import free_port
+from fenghuo.platform import ApiServer
 from fenghuo.settings import Settings
 from fenghuo.store.sqlite import SqliteStore
 
@@ -32,19 +34,30 @@ def make_ui(root: Path) -> Path:
     return ui
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
+@contextmanager
+def served(tmp_path: Path, console: Path) -> Iterator[httpx.Client]:
+    """The API with this console directory, over uvicorn on a loopback port."""
     settings = Settings(data_dir=tmp_path / "var", pseudonym_key="test-pseudonym-key")
     store = SqliteStore(settings.db_path)
-    services = Services(settings, store, None, lambda: True, console=make_ui(tmp_path))
+    services = Services(settings, store, None, lambda: True, console=console)
+    server = ApiServer(services, "127.0.0.1", free_port())
+    server.start()
     try:
-        with TestClient(create_app(services)) as test_client:
-            yield test_client
+        url = f"http://127.0.0.1:{server.server.config.port}"
+        with httpx.Client(base_url=url, timeout=30) as client:
+            yield client
     finally:
+        server.stop()
         store.close()
 
 
-def test_index_at_the_root_with_strict_headers(client: TestClient) -> None:
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[httpx.Client]:
+    with served(tmp_path, make_ui(tmp_path)) as running:
+        yield running
+
+
+def test_index_at_the_root_with_strict_headers(client: httpx.Client) -> None:
     response = client.get("/")
     assert response.status_code == 200
     assert response.text == INDEX
@@ -73,27 +86,27 @@ def test_index_at_the_root_with_strict_headers(client: TestClient) -> None:
         ("/css/app.css", "text/css; charset=utf-8"),
     ],
 )
-def test_static_files_have_their_mime_types(client: TestClient, path: str, media: str) -> None:
+def test_static_files_have_their_mime_types(client: httpx.Client, path: str, media: str) -> None:
     response = client.get(path)
     assert response.status_code == 200
     assert response.headers["content-type"] == media
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
-def test_a_revalidation_answers_304(client: TestClient) -> None:
+def test_a_revalidation_answers_304(client: httpx.Client) -> None:
     etag = client.get("/js/app.js").headers["etag"]
     again = client.get("/js/app.js", headers={"If-None-Match": etag})
     assert again.status_code == 304
     assert again.headers["cache-control"] == "no-cache"
 
 
-def test_deep_links_load_the_page_and_missing_files_are_404(client: TestClient) -> None:
+def test_deep_links_load_the_page_and_missing_files_are_404(client: httpx.Client) -> None:
     assert client.get("/alerts").text == INDEX
     assert client.get("/js/missing.js").status_code == 404
     assert client.get("/vendor/vendor.py").status_code == 404  # tooling is not served
 
 
-def test_the_api_keeps_precedence(client: TestClient) -> None:
+def test_the_api_keeps_precedence(client: httpx.Client) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/api/v1/alerts").status_code == 401
     assert client.get("/api/v1/nothing-here").status_code == 404
@@ -112,16 +125,10 @@ def test_the_console_ships_in_the_package() -> None:
 
 
 def test_without_the_page_the_root_says_so_and_the_api_is_unchanged(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "var", pseudonym_key="test-pseudonym-key")
-    store = SqliteStore(settings.db_path)
-    services = Services(settings, store, None, lambda: True, console=tmp_path / "no-ui")
-    try:
-        with TestClient(create_app(services)) as bare:
-            root = bare.get("/")
-            assert root.status_code == 404
-            assert "not installed" in root.text
-            assert root.headers["x-content-type-options"] == "nosniff"
-            missing = bare.get("/api/v1/nothing-here")
-            assert missing.headers["content-type"].startswith("application/problem+json")
-    finally:
-        store.close()
+    with served(tmp_path, tmp_path / "no-ui") as bare:
+        root = bare.get("/")
+        assert root.status_code == 404
+        assert "not installed" in root.text
+        assert root.headers["x-content-type-options"] == "nosniff"
+        missing = bare.get("/api/v1/nothing-here")
+        assert missing.headers["content-type"].startswith("application/problem+json")
