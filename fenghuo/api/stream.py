@@ -106,6 +106,16 @@ def incident_event(incident: Incident) -> dict[str, Any]:
     return {k: doc[k] for k in (*keep, "first_seen", "last_seen", "updated_at")}
 
 
+def _ingest_rate(services: Services, scope: Scope) -> float | None:
+    """Events per second this process's ingest pipeline published (the HTTP gateway, and the
+    simulation under `fenghuo up`); None without one (other ingest processes are not seen).
+    Cloud-wide, so only for callers who see every tenant: a tenant viewer would learn its
+    neighbours' activity from it."""
+    if services.ingestor is None or scope.tenant is not None:
+        return None
+    return round(services.ingestor.meter.rate(), 1)
+
+
 def live_stats(services: Services, scope: Scope) -> dict[str, Any]:
     """The overview's headline figures now (run in a worker thread)."""
     store, now = services.store, services.clock()
@@ -121,7 +131,7 @@ def live_stats(services: Services, scope: Scope) -> dict[str, Any]:
         "open_incidents": figures.open,
         "open_by_grade": figures.open_by_grade,
         "open_by_severity": figures.open_by_severity,
-        "events_per_second": None,  # not known to the API process (the stream job ingests)
+        "events_per_second": _ingest_rate(services, scope),
         "detection_lag": {
             "basis": LAG_BASIS,
             "alerts": len(lags),

@@ -16,6 +16,7 @@ from typing import Protocol
 from fenghuo.errors import BrokerUnavailableError
 from fenghuo.ingest.kafka.producer import OutMessage
 from fenghuo.ingest.kafka.topics import Topics
+from fenghuo.ingest.meter import RateMeter
 from fenghuo.ingest.normalise import Normaliser
 from fenghuo.ingest.parsers import RawLine, RecordError
 from fenghuo.ingest.routing import dead_letter_message, event_message
@@ -80,6 +81,7 @@ class Ingestor:
         self.topics = topics
         self.timeout = timeout
         self.batch_size = batch_size
+        self.meter = RateMeter()  # events acknowledged by the broker, for the live statistics
 
     def ingest(
         self,
@@ -109,6 +111,7 @@ class Ingestor:
                 report.lines_read = counted.count
                 raise IngestPublishError(report, exc) from exc
             report.published += sum(pending_events.values())
+            self.meter.add(sum(pending_events.values()))
             report.per_topic.update(pending_events)
             report.dead_lettered += pending_letters
             batch.clear()

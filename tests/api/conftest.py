@@ -32,6 +32,7 @@ class Gateway:
     ingest_token: str
     bootstrap: str
     topics: Topics
+    ingestor: Ingestor
 
     def auth(self, token: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token or self.ingest_token}"}
@@ -63,7 +64,7 @@ def running_gateway(
         url = f"http://127.0.0.1:{port}"
         try:
             with httpx.Client(base_url=url, timeout=30) as client:
-                yield Gateway(url, client, keys, token, bootstrap, topics)
+                yield Gateway(url, client, keys, token, bootstrap, topics, ingestor)
         finally:
             server.stop()
 
