@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 import httpx
 import msgspec
 import pytest
+from playwright.sync_api import expect, sync_playwright
 from taxii2client.v21 import Collection as TaxiiCollection
 from taxii2client.v21 import as_pages
 
@@ -38,6 +40,7 @@ from fenghuo.store.sqlite import SqliteStore
 from fenghuo.streaming.replay_files import InputSpec, run_replay
 from tests.streaming.scenario import comparable
 from tests.streaming.support import poll
+from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.kafka
 ALL = Scope.everything()
@@ -247,11 +250,39 @@ def test_up_simulate_streams_a_live_cloud_and_its_attacks_raise_alerts(tmp_path:
         serious = [s for s in map(scored, alerts) if s.counted]
         assert serious
         assert [a for a in serious if not any(matches(a, label) for label in labels)] == []
+        console_shows_the_live_cloud(lines, alerts)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0
     output = "\n".join(lines)
     assert "simulated-inventory.yaml" in output
     assert not jvms_under(tmp_path)
+
+
+def console_shows_the_live_cloud(lines: list[str], alerts: list[Alert]) -> None:
+    """The console at the printed address, logged in with the printed analyst key: the live
+    stream is open, events are flowing (the simulation's rate), and the queue lists the alerts
+    the store holds."""
+    url = next(line.split()[1] for line in lines if line.startswith("console"))
+    analyst = next(line.split()[2] for line in lines if line.startswith("analyst key"))
+    if not CHROMIUM.exists():
+        pytest.fail(f"Debian's Chromium is missing at {CHROMIUM} (./dev test installs it)")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(locale="en-US")
+            page.goto(f"{url.rstrip('/')}/#/login")
+            key = page.get_by_label(re.compile(r"API (key|密钥)"))
+            key.fill(analyst)
+            key.press("Enter")
+            page.goto(f"{url.rstrip('/')}/#/overview")
+            eps = page.locator("[data-kpi=eps] .kpi-value")
+            expect(eps).not_to_have_text("—", timeout=30_000)
+            assert float(eps.inner_text().replace(",", "")) > 0
+            page.goto(f"{url.rstrip('/')}/#/alerts")
+            title = alerts[0].title
+            expect(page.get_by_text(title).first).to_be_visible(timeout=30_000)
+        finally:
+            browser.close()
 
 
 def scored(alert: Alert) -> ScoredAlert:
