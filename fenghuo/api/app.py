@@ -18,6 +18,7 @@ from fenghuo.api.routes import (
     audit,
     collections,
     detectors,
+    feed,
     health,
     hosts,
     incidents,
@@ -52,6 +53,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(incidents.router, prefix="/api/v1")
     app.include_router(suppressions.router, prefix="/api/v1")
     app.include_router(reports.router, prefix="/api/v1")
+    app.include_router(feed.router, prefix="/api/v1")
     for ops in (tenants, hosts, detectors, stats, audit, keys, collections, live):
         app.include_router(ops.router, prefix="/api/v1")
     app.include_router(metrics_router)

@@ -71,6 +71,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", f"{API}/incidents/{{incident_id}}"): Op(Access.READ, "incident"),
     ("GET", f"{API}/incidents/{{incident_id}}/alerts"): Op(Access.READ, "incident"),
     ("GET", f"{API}/incidents/{{incident_id}}/stix"): Op(Access.READ, "incident"),
+    ("GET", f"{API}/feed/deliveries"): Op(Access.TRIAGE),
     ("GET", f"{API}/incidents/{{incident_id}}/actions"): Op(Access.READ, "incident"),
     ("POST", f"{API}/incidents/{{incident_id}}/actions"): Op(Access.TRIAGE, "incident", COMMENT),
     ("GET", f"{API}/suppressions"): Op(Access.READ),

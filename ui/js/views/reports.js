@@ -45,7 +45,26 @@ async function feed(box, ctx) {
         el('div', { class: 'mono small' }, `${new URL(rootPath, location.origin).href}collections/${c.id}/objects/`)))) : el('p', { class: 'muted' }, t('rp.t.nocols'))),
       el('p', { class: 'small muted' }, t('rp.t.client')));
   }
-  parts.push(el('h3', {}, t('rp.push')), el('p', { class: 'notice' }, t('rp.push.none')));
+  if (s.role === 'admin' || s.role === 'soc_analyst') {
+    // The pusher's delivery log as the API reads it (GET /api/v1/feed/deliveries).
+    let log = null; let logErr = null;
+    try { log = await ctx.api('/feed/deliveries', { params: { limit: 20 } }); } catch (e) { logErr = e; }
+    const batches = log ? [...(log.items || [])].reverse() : [];
+    parts.push(el('h3', {}, t('rp.push')),
+      logErr ? ctx.errorBox(logErr) : (batches.length ? el('div', { class: 'table-wrap' }, el('table', { class: 'data' },
+        el('thead', {}, el('tr', {}, ['rp.d.opened', 'rp.d.remote', 'rp.d.size', 'rp.d.outcome', 'rp.d.attempts', 'rp.d.last'].map((k) => el('th', { scope: 'col' }, t(k))))),
+        el('tbody', {}, batches.map((b) => {
+          const last = b.attempts[b.attempts.length - 1];
+          const lastText = last ? [last.status || last.outcome || '', last.total !== null && last.total !== undefined ? `${last.success}/${last.total}` : '', last.error || ''].filter(Boolean).join(' · ') : '—';
+          return el('tr', {},
+            el('td', {}, timeEl(b.opened_at)),
+            el('td', { class: 'mono small' }, b.remote_url),
+            el('td', { class: 'num' }, String(b.size)),
+            el('td', {}, el('span', { class: `tag outcome-${b.outcome}` }, b.outcome)),
+            el('td', { class: 'num' }, String(b.attempts.length)),
+            el('td', { class: 'small' }, lastText));
+        })))) : el('p', { class: 'muted' }, t(log && log.configured ? 'rp.push.empty' : 'rp.push.off'))));
+  }
   mount(box, parts);
 }
 
@@ -167,7 +186,8 @@ export default {
       'rp.taxii': 'TAXII 2.1 发现信息', 'rp.t.title': '服务名称', 'rp.t.discovery': '发现地址', 'rp.t.roots': 'API 根', 'rp.t.desc': '说明',
       'rp.t.granted': '授予本密钥的集合', 'rp.t.read': '可读', 'rp.t.write': '可写', 'rp.t.nocols': '没有授予本密钥的集合。',
       'rp.t.client': 'TAXII 客户端使用同一 API 密钥（Bearer，或 HTTP Basic 以密钥为密码）。',
-      'rp.push': '推送投递状态', 'rp.push.none': '目前没有 API 端点提供推送投递状态：投递记录保存在服务器的 var/feed-push.db，由 `fenghuo feed push` 写入。此处不显示任何推测的数据。',
+      'rp.push': '推送投递状态', 'rp.push.empty': '已配置推送，尚未投递任何批次。', 'rp.push.off': '本服务未配置推送（FENGHUO_FEED_PUSH_*），也没有投递记录。',
+      'rp.d.opened': '批次开始', 'rp.d.remote': '对方集合', 'rp.d.size': '对象数', 'rp.d.outcome': '结果', 'rp.d.attempts': '尝试次数', 'rp.d.last': '最近一次',
       'rp.first': '可先行报告', 'rp.optional': '可选', 'rp.zh': '中文（报送）', 'rp.en': 'English（对照）',
       'rp.save': '保存修改', 'rp.saved': '已保存。', 'rp.nochange': '没有修改。', 'rp.submit.h': '标记为已报送', 'rp.channel': '报送渠道（如 12387 平台、电话）',
       'rp.by': '报送人（留空为当前密钥）', 'rp.submit': '标记已报送', 'rp.channel.need': '请填写报送渠道。',
@@ -185,7 +205,8 @@ export default {
       'rp.taxii': 'TAXII 2.1 discovery', 'rp.t.title': 'Title', 'rp.t.discovery': 'Discovery', 'rp.t.roots': 'API roots', 'rp.t.desc': 'Description',
       'rp.t.granted': 'Collections granted to this key', 'rp.t.read': 'read', 'rp.t.write': 'write', 'rp.t.nocols': 'No collections are granted to this key.',
       'rp.t.client': 'TAXII clients use the same API key (Bearer, or HTTP Basic with the key as password).',
-      'rp.push': 'Push delivery state', 'rp.push.none': 'No API endpoint exposes push delivery state yet: the delivery log is on the server in var/feed-push.db, written by `fenghuo feed push`. Nothing is guessed here.',
+      'rp.push': 'Push delivery state', 'rp.push.empty': 'A push is configured; no batch has been delivered yet.', 'rp.push.off': 'No push is configured here (FENGHUO_FEED_PUSH_*) and nothing was delivered.',
+      'rp.d.opened': 'Batch opened', 'rp.d.remote': 'Remote collection', 'rp.d.size': 'Objects', 'rp.d.outcome': 'Outcome', 'rp.d.attempts': 'Attempts', 'rp.d.last': 'Last attempt',
       'rp.first': 'may go ahead', 'rp.optional': 'optional', 'rp.zh': 'Chinese (filed)', 'rp.en': 'English (alongside)',
       'rp.save': 'Save changes', 'rp.saved': 'Saved.', 'rp.nochange': 'Nothing changed.', 'rp.submit.h': 'Mark as submitted', 'rp.channel': 'Channel (e.g. 12387 platform, phone)',
       'rp.by': 'Submitted by (empty: this key)', 'rp.submit': 'Mark submitted', 'rp.channel.need': 'Enter the channel.',
