@@ -201,6 +201,18 @@ def object_version(obj: dict[str, Any]) -> str | None:
     return None
 
 
+def checked_objects(objects: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The objects of one append as a list, or ObjectStoreError naming the first that cannot
+    be stored (nothing of the batch is written then); shared by both backends."""
+    batch = list(objects)
+    for position, obj in enumerate(batch):
+        problem = check_object(obj)
+        if problem is not None:
+            msg = f"object {position} ({obj.get('id', '?')}): {problem}"
+            raise ObjectStoreError(msg)
+    return batch
+
+
 def check_object(obj: Any) -> str | None:
     """Why an object cannot be stored, or None: it needs a string `id` of the form
     `<type>--<uuid>` matching its `type`, and a valid version timestamp when it has one."""

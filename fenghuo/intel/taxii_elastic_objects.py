@@ -21,7 +21,7 @@ from fenghuo.intel.objects import (
     ObjectQuery,
     ObjectStoreError,
     StoredObject,
-    check_object,
+    checked_objects,
     decode_cursor,
     encode_cursor,
     format_timestamp,
@@ -77,12 +77,7 @@ class EsObjects:
         *,
         source: str | None = None,
     ) -> list[StoredObject]:
-        batch = list(objects)
-        for position, obj in enumerate(batch):
-            problem = check_object(obj)
-            if problem is not None:
-                msg = f"object {position} ({obj.get('id', '?')}): {problem}"
-                raise ObjectStoreError(msg)
+        batch = checked_objects(objects)
         lease = self._acquire(collection_id)
         added: list[StoredObject] = []
         newest = max(lease.newest, micros(self._now()) - 1)

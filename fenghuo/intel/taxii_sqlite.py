@@ -30,7 +30,7 @@ from fenghuo.intel.objects import (
     ObjectRepository,
     ObjectStoreError,
     StoredObject,
-    check_object,
+    checked_objects,
     decode_cursor,
     encode_cursor,
     format_timestamp,
@@ -149,12 +149,7 @@ class SqliteObjects:
         *,
         source: str | None = None,
     ) -> list[StoredObject]:
-        batch = list(objects)
-        for position, obj in enumerate(batch):
-            problem = check_object(obj)
-            if problem is not None:
-                msg = f"object {position} ({obj.get('id', '?')}): {problem}"
-                raise ObjectStoreError(msg)
+        batch = checked_objects(objects)
         added: list[StoredObject] = []
         with self._writer.transaction() as db:
             if not db.execute(

@@ -11,6 +11,7 @@ one that does not exist. Due and overdue are computed against the services' cloc
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -217,24 +218,18 @@ async def edit_report(
     services: ServicesDep,
 ) -> JSONResponse:
     edits = {k: SectionEdit(zh=v.zh, en=v.en) for k, v in body.sections.items()}
-
-    def run() -> Report | None:
-        try:
-            return edit_sections(
-                services.store,
-                caller.scope,
-                report_id,
-                edits,
-                _actor(caller, request),
-                services.clock(),
-            )
-        except ReportActionError as exc:
-            raise _action_problem(exc) from None
-
-    report = await run_in_threadpool(run)
-    if report is None:
-        raise _missing(report_id)
-    return respond(caller, report)
+    return await _change_report(
+        caller,
+        report_id,
+        lambda: edit_sections(
+            services.store,
+            caller.scope,
+            report_id,
+            edits,
+            _actor(caller, request),
+            services.clock(),
+        ),
+    )
 
 
 @router.post(
@@ -251,18 +246,31 @@ async def submit_report(
 ) -> JSONResponse:
     submitted_at: dt.datetime | None = body.submitted_at
 
+    return await _change_report(
+        caller,
+        report_id,
+        lambda: submit(
+            services.store,
+            caller.scope,
+            report_id,
+            channel=body.channel,
+            submitted_at=submitted_at,
+            submitted_by=body.submitted_by,
+            actor=_actor(caller, request),
+            now=services.clock(),
+        ),
+    )
+
+
+async def _change_report(
+    caller: Caller, report_id: str, change: Callable[[], Report | None]
+) -> JSONResponse:
+    """Run an analyst's change of a report in a worker thread: its refusal as a problem, a
+    report the caller cannot see as the same 404 as a missing one, else the changed report."""
+
     def run() -> Report | None:
         try:
-            return submit(
-                services.store,
-                caller.scope,
-                report_id,
-                channel=body.channel,
-                submitted_at=submitted_at,
-                submitted_by=body.submitted_by,
-                actor=_actor(caller, request),
-                now=services.clock(),
-            )
+            return change()
         except ReportActionError as exc:
             raise _action_problem(exc) from None
 
