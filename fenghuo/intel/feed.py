@@ -35,6 +35,7 @@ from fenghuo.intel.stix import (
     revoked_versions,
     shared_objects,
 )
+from fenghuo.intel.stix.definitions import stix_time
 from fenghuo.inventory.index import InventoryIndex
 from fenghuo.model.alert import Alert
 from fenghuo.model.incident import Incident
@@ -50,12 +51,6 @@ MAX_ALERTS = 200  # alerts read per incident for its evidence
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def stix_time(time: dt.datetime) -> str:
-    """STIX timestamp text with millisecond precision (what stix2 writes)."""
-    utc = time.astimezone(dt.UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 class FeedError(FenghuoError):

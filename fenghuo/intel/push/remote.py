@@ -27,6 +27,7 @@ from taxii2client.exceptions import TAXIIServiceException
 from taxii2client.v21 import ApiRoot, Collection, Status, as_pages
 
 from fenghuo.errors import FenghuoError
+from fenghuo.intel.objects import format_timestamp
 from fenghuo.intel.push.history import Ref
 
 T = TypeVar("T")
@@ -93,7 +94,7 @@ def version_key(version: str) -> str:
         return version
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_timestamp(moment)
 
 
 def ref_key(ref: Ref) -> Ref:

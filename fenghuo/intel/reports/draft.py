@@ -51,7 +51,8 @@ def reporting_tenant(incident: Incident, inventory: InventoryIndex | None) -> st
     return candidates[0] if candidates else None
 
 
-def _time(value: dt.datetime) -> str:
+def utc_text(value: dt.datetime) -> str:
+    """A time as the reports write it: UTC, to the second (`2026-01-05 10:05:14 UTC`)."""
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
@@ -100,7 +101,7 @@ def _detected(value: object) -> str:
     if not isinstance(value, str):
         return "-"
     try:
-        return _time(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
+        return utc_text(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError:
         return value
 
@@ -110,7 +111,7 @@ def _time_place(incident: Incident, inventory: InventoryIndex | None) -> Text:
     tenant = reporting_tenant(incident, inventory)
     record = inventory.tenants.get(tenant) if inventory is not None and tenant else None
     province = record.province if record is not None and record.province else "-"
-    span = f"{_time(incident.first_seen)} - {_time(incident.last_seen)}"
+    span = f"{utc_text(incident.first_seen)} - {utc_text(incident.last_seen)}"
     return (
         f"发生时间: {span}; 发现时间: {discovered}; 地点: 宿主机 {_list(incident.hosts)},"
         f" 属地 {province}",
@@ -131,7 +132,7 @@ def _type_level(incident: Incident, _inventory: InventoryIndex | None) -> Text:
 
 def _timeline(incident: Incident) -> str:
     lines = [
-        f"{_time(e.time)} [{e.severity.value}] {e.detector}: {e.summary}"
+        f"{utc_text(e.time)} [{e.severity.value}] {e.detector}: {e.summary}"
         for e in incident.timeline[:MAX_TIMELINE]
     ]
     if len(incident.timeline) > MAX_TIMELINE:
@@ -186,8 +187,8 @@ def _losses(incident: Incident, inventory: InventoryIndex | None) -> Text:
 
 def _progress(incident: Incident, _inventory: InventoryIndex | None) -> Text:
     return (
-        f"当前状态: {incident.status.value}; 最近证据时间: {_time(incident.last_seen)}",
-        f"Status: {incident.status.value}; latest evidence: {_time(incident.last_seen)}",
+        f"当前状态: {incident.status.value}; 最近证据时间: {utc_text(incident.last_seen)}",
+        f"Status: {incident.status.value}; latest evidence: {utc_text(incident.last_seen)}",
     )
 
 

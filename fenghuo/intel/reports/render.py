@@ -14,7 +14,7 @@ from html import escape
 
 import msgspec
 
-from fenghuo.intel.reports.draft import GRADE_NAMES
+from fenghuo.intel.reports.draft import GRADE_NAMES, utc_text
 from fenghuo.intel.reports.model import Report, ReportKind, ReportState
 
 _KIND_NAMES = {
@@ -55,7 +55,7 @@ def report_json(report: Report) -> bytes:
 
 
 def _time(value: dt.datetime | None) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
+    return utc_text(value) if value else "-"
 
 
 def _row(zh: str, en: str, value: str) -> str:
