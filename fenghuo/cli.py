@@ -416,6 +416,9 @@ def _register_extensions() -> None:
     from fenghuo.intel.stix.command import stix
 
     main.add_command(stix)
+    from fenghuo.evidence.cli import archive_command  # `fenghuo archive`
+
+    main.add_command(archive_command)
     from fenghuo.intel.push.cli import feed  # `fenghuo feed push|log` (fenghuo.intel.push)
 
     main.add_command(feed)

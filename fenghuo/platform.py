@@ -24,6 +24,7 @@ from fenghuo.api.deps import Services
 from fenghuo.children import stop_on_signals
 from fenghuo.demo.samples import demo_inventory_path, sample_files
 from fenghuo.errors import ConfigError, PlatformError
+from fenghuo.evidence.archive import open_archive
 from fenghuo.ingest.kafka.producer import Publisher
 from fenghuo.ingest.kafka.topics import Topics
 from fenghuo.ingest.normalise import Normaliser
@@ -94,6 +95,7 @@ def build_services(
         ingestor=ingest.ingestor,
         broker_ready=lambda: broker_reachable(bootstrap),
         inventory=inventory.current,
+        events=open_archive(settings),
     )
 
 
@@ -210,6 +212,19 @@ def start_correlator_thread(
     return running
 
 
+def start_archive_thread(
+    settings: Settings, bootstrap: str, stack: ExitStack, echo: Callable[[str], None]
+) -> Callable[[], str | None]:
+    """The archive service (telemetry -> the event archive, for alerts' evidence) as a thread
+    of `fenghuo up`; returns its failure probe."""
+    from fenghuo.evidence.service import describe, start_archive
+
+    running = start_archive(settings, bootstrap)
+    stack.callback(running.stop)
+    echo(f"archive    {describe(settings)}")
+    return running.failure
+
+
 def start_regulator_side(
     settings: Settings,
     services: Services,
@@ -313,6 +328,7 @@ def run_up(
         correlator = start_correlator_thread(settings, inventory, broker.bootstrap, echo)
         stack.callback(correlator.stop)
         watched.append(correlator.failure)
+        watched.append(start_archive_thread(settings, broker.bootstrap, stack, echo))
         watched += start_regulator_side(
             settings, services, inventory, broker.bootstrap, url, stack, echo
         )

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     feed_push_password: SecretStr | None = None
     feed_push_interval_s: float = Field(default=10.0, gt=0)
 
+    # How long the event archive (alerts' evidence, fenghuo.evidence) keeps an event.
+    event_retention_days: float = Field(default=7.0, gt=0)
+
     @model_validator(mode="after")
     def _store_needs_its_server(self) -> Settings:
         if self.store == "elasticsearch" and not self.es_url:
@@ -96,6 +99,11 @@ class Settings(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.data_dir / "fenghuo.db"
+
+    @property
+    def events_db(self) -> Path:
+        """The SQLite event archive (alerts' evidence), apart from the store."""
+        return self.data_dir / "events.db"
 
     @property
     def feed_push_db(self) -> Path:

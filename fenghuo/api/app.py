@@ -18,6 +18,7 @@ from fenghuo.api.routes import (
     audit,
     collections,
     detectors,
+    evidence,
     feed,
     health,
     hosts,
@@ -50,6 +51,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(health.router)
     app.include_router(ingest.router, prefix="/api/v1")
     app.include_router(alerts.router, prefix="/api/v1")
+    app.include_router(evidence.router, prefix="/api/v1")
     app.include_router(incidents.router, prefix="/api/v1")
     app.include_router(suppressions.router, prefix="/api/v1")
     app.include_router(reports.router, prefix="/api/v1")

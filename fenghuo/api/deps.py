@@ -19,6 +19,7 @@ from fastapi import Depends, Request
 from fenghuo.api.problems import Problem
 from fenghuo.api.pseudonyms import Redactor
 from fenghuo.api.ratelimit import record_failure, refuse_if_limited
+from fenghuo.evidence.archive import EventArchive
 from fenghuo.ingest.pipeline import Ingestor
 from fenghuo.inventory.index import InventoryIndex
 from fenghuo.settings import Settings
@@ -37,6 +38,8 @@ class Services:
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
     # The console's static files (None: `fenghuo.api.console.console_dir()`); tests pass their own.
     console: Path | None = None
+    # Alerts' evidence events (fenghuo.evidence); None: the evidence route answers 503.
+    events: EventArchive | None = None
 
 
 def get_services(request: Request) -> Services:

@@ -77,6 +77,6 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         413: "Body too large",
         422: "Invalid request",
         429: "Too many failed authentications; retry after the given seconds",
-        503: "The broker did not acknowledge; retry after the given seconds",
+        503: "A part the answer needs is unavailable (the broker, the event archive); retry later",
     }.items()
 }

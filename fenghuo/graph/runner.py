@@ -13,7 +13,6 @@ from fenghuo.graph.service import CorrelatorService, CorrelatorServiceError, Ser
 from fenghuo.ingest.kafka.topics import Topics, ensure_topics
 from fenghuo.inventory import InventoryStore
 from fenghuo.settings import Settings
-from fenghuo.store.base import Store
 from fenghuo.store.factory import open_store
 
 log = logging.getLogger(__name__)
@@ -25,6 +24,12 @@ class Runs(Protocol):
     def run(self, stop: threading.Event) -> None: ...
 
 
+class Closes(Protocol):
+    """What a service writes to (a store, the event archive): closed when the service ends."""
+
+    def close(self) -> None: ...
+
+
 S = TypeVar("S", bound=Runs)
 
 
@@ -33,7 +38,7 @@ class ServiceThread(Generic[S]):
     why it ended if it ended by itself (for `fenghuo up`'s watched probes), `stop()` ends it
     and closes its store."""
 
-    def __init__(self, service: S, store: Store, name: str = "correlator") -> None:
+    def __init__(self, service: S, store: Closes, name: str = "correlator") -> None:
         self.service = service
         self.store = store
         self.name = name

@@ -35,12 +35,32 @@ class Family(enum.StrEnum):
     NETWORK = "network"
 
 
+# The most of a raw record an event keeps (characters); longer ones are cut and flagged.
+MAX_ORIGINAL = 16_384
+
+
 class RawRef(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """Where the raw record came from: file path, `stdin` or `http:<ingest key name>`."""
+    """Where the raw record came from: file path, `stdin` or `http:<ingest key name>`, and the
+    record itself as received (`original`, like ECS `event.original`): an analyst reads it as
+    the alert's evidence, one click away, without access to the source file."""
 
     source: str
     line: int | None = None  # 1-based line of the record's first line in its source
     record_id: str | None = None  # the format's own id (auditd `ts:serial`, CloudTrail eventID)
+    original: str | None = None  # the raw text, at most MAX_ORIGINAL characters
+    original_truncated: bool = False  # True when `original` was cut to MAX_ORIGINAL
+
+
+def raw_ref(source: str, line: int | None, text: str, *, record_id: str | None = None) -> RawRef:
+    """A `RawRef` that keeps the record's text, cut to `MAX_ORIGINAL` characters."""
+    cut = len(text) > MAX_ORIGINAL
+    return RawRef(
+        source=source,
+        line=line,
+        record_id=record_id,
+        original=text[:MAX_ORIGINAL] if cut else text,
+        original_truncated=cut,
+    )
 
 
 class EventBase(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind"):

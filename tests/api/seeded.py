@@ -2,12 +2,14 @@
 
 The simulated hour (seed 7: six tenants, every attack kind, cross-tenant incidents) is replayed
 once per test session with `--incidents`; its alerts and incidents are written to a fresh store,
-keys of every role are created (one tenant viewer per tenant), and uvicorn serves the app on a
-loopback port (no broker: the API's read side does not need one).
+keys of every role are created (one tenant viewer per tenant), the events the alerts name are
+put in an event archive, and uvicorn serves the app on a loopback port (no broker: the API's read
+side does not need one).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,9 +19,13 @@ from pathlib import Path
 import httpx
 
 from fenghuo.api.deps import Services
+from fenghuo.evidence.sqlite_archive import SqliteEventArchive
 from fenghuo.ingest.kafka.broker import free_port
+from fenghuo.ingest.normalise import Normaliser
+from fenghuo.ingest.parsers import RecordError, raw_lines
 from fenghuo.inventory import InventoryStore
 from fenghuo.model.alert import Alert, decode_alert
+from fenghuo.model.events import Event
 from fenghuo.model.incident import Incident, decode_incident
 from fenghuo.platform import ApiServer
 from fenghuo.settings import Settings
@@ -36,6 +42,7 @@ class Hour:
     root: Path
     alerts: list[Alert]
     incidents: list[Incident]
+    evidence: list[Event] = field(default_factory=list)  # every event an alert names
 
     @property
     def tenants(self) -> list[str]:
@@ -55,7 +62,23 @@ def replay_hour(root: Path) -> Hour:
     run_replay(sim / "inventory.yaml", specs, alerts_out, incidents_out=incidents_out)
     alerts = [decode_alert(line) for line in alerts_out.read_bytes().splitlines()]
     incidents = [decode_incident(line) for line in incidents_out.read_bytes().splitlines()]
-    return Hour(sim, alerts, incidents)
+    return Hour(sim, alerts, incidents, _evidence(sim / "inventory.yaml", specs, alerts))
+
+
+def _evidence(inventory: Path, specs: list[InputSpec], alerts: list[Alert]) -> list[Event]:
+    """The hour's events that some alert names, normalised again from the simulated files
+    (what the archive service would have kept from the telemetry topics)."""
+    named = {ident for alert in alerts for ident in alert.evidence}
+    normaliser = Normaliser(InventoryStore(inventory))
+    kept: dict[str, Event] = {}
+    for spec in specs:
+        with spec.path.open() as handle:
+            for result in normaliser.stream(
+                spec.format, raw_lines(str(spec.path), handle), spec.host_id
+            ):
+                if not isinstance(result, RecordError) and result.id in named:
+                    kept[result.id] = result
+    return list(kept.values())
 
 
 @dataclass
@@ -65,6 +88,7 @@ class SeededApi:
     store: SqliteStore
     hour: Hour
     tokens: dict[str, str] = field(default_factory=dict)  # "admin", "soc_analyst", "viewer:<t>"
+    archive: SqliteEventArchive | None = None  # the events the alerts name
 
     def auth(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
@@ -87,14 +111,16 @@ def seeded_api(tmp: Path, hour: Hour) -> Iterator[SeededApi]:
             Role.TENANT_VIEWER, tenant, name=f"viewer-{tenant}"
         )[1]
     inventory = InventoryStore(hour.root / "inventory.yaml")
-    services = Services(settings, store, None, lambda: True, inventory.current)
+    archive = SqliteEventArchive(settings.events_db)
+    archive.put(hour.evidence, dt.datetime.now(dt.UTC))
+    services = Services(settings, store, None, lambda: True, inventory.current, events=archive)
     port = free_port()
     server = ApiServer(services, "127.0.0.1", port)
     server.start()
     url = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=url, timeout=30) as client:
-            yield SeededApi(url, client, store, hour, tokens)
+            yield SeededApi(url, client, store, hour, tokens, archive)
     finally:
         server.stop()
         store.close()

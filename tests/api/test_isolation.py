@@ -66,6 +66,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", f"{API}/alerts"): Op(Access.READ),
     ("GET", f"{API}/alerts/{{alert_id}}"): Op(Access.READ, "alert"),
     ("GET", f"{API}/alerts/{{alert_id}}/actions"): Op(Access.READ, "alert"),
+    ("GET", f"{API}/alerts/{{alert_id}}/evidence"): Op(Access.READ, "alert"),
     ("POST", f"{API}/alerts/{{alert_id}}/actions"): Op(Access.TRIAGE, "alert", COMMENT),
     ("GET", f"{API}/incidents"): Op(Access.READ),
     ("GET", f"{API}/incidents/{{incident_id}}"): Op(Access.READ, "incident"),

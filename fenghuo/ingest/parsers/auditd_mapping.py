@@ -47,11 +47,11 @@ from fenghuo.model import (
     Process,
     ProcessCrash,
     ProcessExec,
-    RawRef,
     SeccompViolation,
     SyscallActivity,
     event_id,
 )
+from fenghuo.model.events import raw_ref
 
 FORMAT: Final = "auditd"
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -101,7 +101,12 @@ class EventBuilder:
             "event_time": event_time(pending.seconds, pending.millis),
             "ingest_time": self.context.clock(),
             "source_format": FORMAT,
-            "raw": RawRef(source=first.source, line=first.line, record_id=record_id),
+            "raw": raw_ref(
+                first.source,
+                first.line,
+                "\n".join(record.text for record in pending.records),
+                record_id=record_id,
+            ),
             "host_id": host_id,
         }
 

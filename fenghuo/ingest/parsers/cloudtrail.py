@@ -39,7 +39,8 @@ from fenghuo.ingest.parsers.cloudtrail_resources import (
     merge_resources,
     parameter_resources,
 )
-from fenghuo.model import ApiCall, RawRef, event_id
+from fenghuo.model import ApiCall, event_id
+from fenghuo.model.events import raw_ref
 
 FORMAT = "cloudtrail"
 
@@ -188,7 +189,7 @@ class CloudTrailParser(Parser):
             event_time=event_time,
             ingest_time=self.context.clock(),
             source_format=FORMAT,
-            raw=RawRef(source=self._source, line=chunk.line, record_id=record_id),
+            raw=raw_ref(self._source, chunk.line, chunk.text, record_id=record_id),
             service=service,
             action=action,
             event_type=get_str(record, "eventType"),

@@ -22,7 +22,8 @@ from typing import Any, ClassVar
 import msgspec
 
 from fenghuo.ingest.parsers.base import Parser, ParseResult, RawLine
-from fenghuo.model import ContainerAlert, Process, RawRef, event_id
+from fenghuo.model import ContainerAlert, Process, event_id
+from fenghuo.model.events import raw_ref
 
 FORMAT = "falco"
 
@@ -175,7 +176,7 @@ class FalcoParser(Parser):
             event_time=event_time,
             ingest_time=self.context.clock(),
             source_format=FORMAT,
-            raw=RawRef(source=line.source, line=line.line),
+            raw=raw_ref(line.source, line.line, line.text),
             host_id=hostname or self.context.host_id,
             rule=alert.rule,
             priority=alert.priority,

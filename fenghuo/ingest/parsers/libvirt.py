@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from fenghuo.ingest.parsers.base import ParseContext, Parser, ParseResult, RawLine
-from fenghuo.model import RawRef, VmLifecycle, event_id
-from fenghuo.model.events import VmState
+from fenghuo.model import VmLifecycle, event_id
+from fenghuo.model.events import VmState, raw_ref
 
 FORMAT = "libvirt-events"
 
@@ -194,7 +194,7 @@ class LibvirtEventsParser(Parser):
             event_time=pending.time,
             ingest_time=self.context.clock(),
             source_format=FORMAT,
-            raw=RawRef(source=pending.line.source, line=pending.line.line),
+            raw=raw_ref(pending.line.source, pending.line.line, raw_text),
             host_id=host_id,
             vm_name=pending.vm_name,
             state=state,

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from fenghuo.ingest.parsers.base import ParseContext, Parser, ParseResult, RawLine
-from fenghuo.model import Flow, RawRef, event_id
+from fenghuo.model import Flow, event_id
+from fenghuo.model.events import raw_ref
 
 FORMAT = "vpcflow"
 
@@ -269,6 +270,6 @@ class VpcFlowParser(Parser):
             event_time=values["start"],
             ingest_time=self.context.clock(),
             source_format=FORMAT,
-            raw=RawRef(source=line.source, line=line.line),
+            raw=raw_ref(line.source, line.line, line.text),
             **values,
         )
