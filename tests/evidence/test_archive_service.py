@@ -20,7 +20,7 @@ from fenghuo.ingest.parsers import raw_lines
 from fenghuo.ingest.pipeline import Ingestor
 from fenghuo.inventory import InventoryStore
 from fenghuo.streaming.flush import publish_flush
-from tests.evidence.test_sqlite_archive import flow
+from tests.evidence.test_archive import flow
 from tests.fixtures_ingest import FileSet
 from tests.streaming.support import poll
 

@@ -1,13 +1,19 @@
-"""The SQLite event archive: events by id, idempotent, pruned by when they were archived."""
+"""The event archive, on each backend: events by id, idempotent, pruned by when they were
+archived. The Elasticsearch archive runs when FENGHUO_ES_URL names a server (skipped otherwise)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
+import pytest
 
+from fenghuo.evidence.archive import EventArchive
 from fenghuo.evidence.sqlite_archive import SqliteEventArchive
 from fenghuo.model.events import MAX_ORIGINAL, Flow, raw_ref
 
@@ -30,8 +36,26 @@ def flow(n: int, text: str = "") -> Flow:
     )
 
 
-def test_put_get_roundtrip_and_idempotence(tmp_path: Path) -> None:
-    archive = SqliteEventArchive(tmp_path / "events.db")
+@pytest.fixture(params=["sqlite", "elasticsearch"])
+def archive(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventArchive]:
+    if request.param == "sqlite":
+        yield SqliteEventArchive(tmp_path / "events.db")
+        return
+    url = os.environ.get("FENGHUO_ES_URL")
+    if not url:
+        pytest.skip("FENGHUO_ES_URL is not set: no Elasticsearch server to run this backend on")
+    from fenghuo.evidence.elastic_archive import ElasticEventArchive
+
+    es = ElasticEventArchive.connect(url, prefix=f"fenghuo-test-{uuid.uuid4().hex[:10]}-")
+    es.refresh_on_write = True
+    try:
+        yield es
+    finally:
+        es.client.indices.delete(index=es.index, ignore_unavailable=True)
+        es.close()
+
+
+def test_put_get_roundtrip_and_idempotence(archive: EventArchive) -> None:
     events = [flow(n) for n in range(1200)]  # more than one IN (...) chunk
     assert archive.put(events, T0) == 1200
     assert archive.put(events[:10], T0 + dt.timedelta(days=1)) == 0  # kept already
@@ -46,8 +70,7 @@ def test_put_get_roundtrip_and_idempotence(tmp_path: Path) -> None:
     assert msgspec.json.encode(back) == msgspec.json.encode(long)
 
 
-def test_prune_drops_what_was_archived_before_the_cut(tmp_path: Path) -> None:
-    archive = SqliteEventArchive(tmp_path / "events.db")
+def test_prune_drops_what_was_archived_before_the_cut(archive: EventArchive) -> None:
     old, new = [flow(n) for n in range(10)], [flow(n) for n in range(10, 15)]
     archive.put(old, T0)
     archive.put(new, T0 + dt.timedelta(days=8))
