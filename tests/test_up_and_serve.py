@@ -23,6 +23,7 @@ from taxii2client.v21 import as_pages
 
 from fenghuo.demo.samples import demo_inventory_path, sample_files
 from fenghuo.evaluate import ScoredAlert, matches
+from fenghuo.evidence.sqlite_archive import SqliteEventArchive
 from fenghuo.graph import correlate
 from fenghuo.ingest.kafka.broker import EmbeddedBroker, free_port
 from fenghuo.ingest.kafka.consume import read_messages
@@ -116,10 +117,26 @@ def test_up_starts_everything_ingests_samples_and_stops_cleanly(
             timeout=30,
         )
         db.close()
+        # The archive service kept every event the alerts name: the API shows each alert's
+        # evidence, raw records included, to the analyst key `up` printed.
+        named = {ident for alert in store.all() for ident in alert.evidence}
+        archive = SqliteEventArchive(tmp_path / "var" / "events.db")
+        poll(
+            "the evidence in the archive", lambda: set(archive.get(sorted(named))), named.__eq__, 60
+        )
+        analyst = next(line.split()[2] for line in lines if line.startswith("analyst key"))
+        alert = max(store.all(), key=lambda a: len(a.evidence))
+        evidence = httpx.get(
+            f"http://127.0.0.1:{api_port}/api/v1/alerts/{alert.id}/evidence",
+            headers={"Authorization": f"Bearer {analyst}"},
+        ).json()
+        assert sorted(e["id"] for e in evidence["events"]) == sorted(set(alert.evidence))
+        assert all(e["raw"]["original"] for e in evidence["events"])
         store.close()
         output = "\n".join(lines)
         assert f"127.0.0.1:{broker_port}" in output
         assert any(line.startswith("correlate  ") for line in lines), output
+        assert any(line.startswith("archive    ") for line in lines), output
         ingested = [line for line in lines if line.startswith("ingested")]
         assert len(ingested) == 17  # every shared sample file
         token = next(line.split()[2] for line in lines if line.startswith("ingest key"))
