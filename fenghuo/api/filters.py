@@ -2,7 +2,9 @@
 
 A tenant viewer names other tenants by the pseudonyms it was shown; a real name of another tenant
 (in `tenant` or in the search text) selects nothing, exactly like a tenant that does not exist,
-so a filter cannot be used to learn which tenants exist or appear in the viewer's data.
+so a filter cannot be used to learn which tenants exist or appear in the viewer's data. In the
+exclusions (`not_tenant`) such a name excludes nothing, again like a tenant that does not exist:
+the answer is the one without it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Query
+from pydantic import StringConstraints
 
 from fenghuo.api.deps import Caller
 from fenghuo.api.problems import Problem
@@ -20,6 +23,7 @@ from fenghuo.model.incident import IncidentStatus
 from fenghuo.store.base import AlertQuery, IncidentQuery, at_least
 
 MAX_PAGE = 500
+MAX_EXCLUDED = 50  # values of one not_* parameter
 
 Severities = Annotated[list[Severity] | None, Query(description="any of these severities")]
 MinSeverity = Annotated[Severity | None, Query(description="this severity or above")]
@@ -29,6 +33,30 @@ TenantParam = Annotated[
     Query(max_length=200, description="involving this tenant (as victim or actor)"),
 ]
 HostParam = Annotated[str | None, Query(max_length=200, description="on this host")]
+_Excluded = list[Annotated[str, StringConstraints(max_length=200)]] | None
+NotTenants = Annotated[
+    _Excluded,
+    Query(
+        max_length=MAX_EXCLUDED,
+        description="repeatable: leave out what involves any of these tenants (as victim or "
+        "actor, as `tenant` selects); a name that means no tenant to the caller excludes nothing",
+    ),
+]
+NotHosts = Annotated[
+    _Excluded,
+    Query(
+        max_length=MAX_EXCLUDED,
+        description="repeatable: leave out what is on any of these hosts (as `host` selects); "
+        "what has no host is kept",
+    ),
+]
+NotDetectors = Annotated[
+    _Excluded,
+    Query(
+        max_length=MAX_EXCLUDED,
+        description="repeatable: leave out alerts raised by any of these detectors",
+    ),
+]
 Since = Annotated[dt.datetime | None, Query(description="evidence ends at or after this time")]
 Until = Annotated[dt.datetime | None, Query(description="evidence starts before this time")]
 Text = Annotated[
@@ -53,6 +81,8 @@ class Common:
     until: dt.datetime | None
     text: str | None
     empty: bool
+    exclude_tenants: frozenset[str] = frozenset()
+    exclude_hosts: frozenset[str] = frozenset()
 
 
 def common(
@@ -64,6 +94,8 @@ def common(
     since: dt.datetime | None,
     until: dt.datetime | None,
     q: str | None,
+    not_tenant: list[str] | None = None,
+    not_host: list[str] | None = None,
 ) -> Common:
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
@@ -81,11 +113,27 @@ def common(
     if q and q.strip():
         text = caller.redactor.search_text(q)
         empty = empty or text is None
-    return Common(severities, real_tenant, host, since, until, text, empty)
+    # A name that resolves to no tenant is dropped, never an empty answer: omitting it and
+    # sending it must read alike, or the answer would tell which pseudonyms mean something.
+    resolved = (caller.redactor.real_tenant(name) for name in not_tenant or () if name)
+    return Common(
+        severities,
+        real_tenant,
+        host,
+        since,
+        until,
+        text,
+        empty,
+        exclude_tenants=frozenset(t for t in resolved if t is not None),
+        exclude_hosts=frozenset(h for h in not_host or () if h),
+    )
 
 
 def alert_query(
-    c: Common, detectors: list[str] | None, statuses: list[IncidentStatus] | None
+    c: Common,
+    detectors: list[str] | None,
+    statuses: list[IncidentStatus] | None,
+    not_detectors: list[str] | None = None,
 ) -> AlertQuery:
     return AlertQuery(
         severities=c.severities,
@@ -96,6 +144,9 @@ def alert_query(
         since=c.since,
         until=c.until,
         text=c.text,
+        exclude_tenants=c.exclude_tenants,
+        exclude_hosts=c.exclude_hosts,
+        exclude_detectors=frozenset(d for d in not_detectors or () if d),
     )
 
 
@@ -108,4 +159,6 @@ def incident_query(c: Common, statuses: list[IncidentStatus] | None) -> Incident
         since=c.since,
         until=c.until,
         text=c.text,
+        exclude_tenants=c.exclude_tenants,
+        exclude_hosts=c.exclude_hosts,
     )

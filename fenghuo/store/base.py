@@ -85,7 +85,10 @@ class AlertQuery:
     """Filters for alert lists, counts and statistics (all optional, combined with AND).
 
     `since`/`until` select alerts whose evidence range [first_seen, last_seen] overlaps
-    [since, until). `text` is full-text search on title and summary: every word must match."""
+    [since, until). `text` is full-text search on title and summary: every word must match.
+    The `exclude_*` sets are the negations of `tenant`, `host_id` and `detectors`: an alert
+    involving an excluded tenant in either role, on an excluded host or raised by an excluded
+    detector is left out; an alert without a host (or actor tenant) is never excluded by them."""
 
     severities: frozenset[Severity] = frozenset()
     detectors: frozenset[str] = frozenset()
@@ -95,10 +98,16 @@ class AlertQuery:
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     text: str | None = None
+    exclude_tenants: frozenset[str] = frozenset()  # neither victim nor actor is one of these
+    exclude_hosts: frozenset[str] = frozenset()  # no host, or a host not among these
+    exclude_detectors: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
 class IncidentQuery:
+    """Filters for incident lists, counts and figures; as `AlertQuery`, where a tenant is
+    involved when it is among `tenants` or `actor_tenants` and a host when among `hosts`."""
+
     severities: frozenset[Severity] = frozenset()
     statuses: frozenset[IncidentStatus] = frozenset()
     tenant: str | None = None
@@ -106,6 +115,8 @@ class IncidentQuery:
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     text: str | None = None
+    exclude_tenants: frozenset[str] = frozenset()  # none of these among tenants/actor_tenants
+    exclude_hosts: frozenset[str] = frozenset()  # none of these among hosts
 
 
 def at_least(severity: Severity) -> frozenset[Severity]:

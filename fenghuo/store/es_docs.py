@@ -524,7 +524,12 @@ def alert_query(scope: Scope, query: AlertQuery, ids: list[str] | None = None) -
         *_time(query.since, query.until),
         *([{"ids": {"values": ids}}] if ids is not None else []),
     ]
-    return {"bool": {"filter": filters, "must": _text(query.text)}}
+    excluded = [
+        *_terms("fenghuo.scope_tenants", query.exclude_tenants),
+        *_terms("host.id", query.exclude_hosts),
+        *_terms("rule.id", query.exclude_detectors),
+    ]
+    return _bool(filters, _text(query.text), excluded)
 
 
 def incident_query(
@@ -538,7 +543,23 @@ def incident_query(
         *_time(query.since, query.until),
         *([{"ids": {"values": ids}}] if ids is not None else []),
     ]
-    return {"bool": {"filter": filters, "must": _text(query.text)}}
+    excluded = [
+        *_terms("fenghuo.scope_tenants", query.exclude_tenants),
+        *_terms("host.id", query.exclude_hosts),
+    ]
+    return _bool(filters, _text(query.text), excluded)
+
+
+def _bool(
+    filters: list[dict[str, Any]], must: list[dict[str, Any]], must_not: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The bool query; `must_not` only when something is excluded (a document without the
+    field, an alert without a host, matches no `terms` and so is kept). `scope_tenants` holds
+    every tenant the document involves, the same field `tenant` narrows on."""
+    body: dict[str, Any] = {"filter": filters, "must": must}
+    if must_not:
+        body["must_not"] = must_not
+    return {"bool": body}
 
 
 SORT: list[dict[str, Any]] = [{"fenghuo.first_seen_ms": "desc"}, {"fenghuo.id": "asc"}]

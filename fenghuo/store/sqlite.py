@@ -78,10 +78,29 @@ class _Where:
     def add_in(self, column: str, values: Iterable[str]) -> None:
         items = sorted(values)
         if items:
-            self.add(f"{column} IN ({', '.join('?' * len(items))})", *items)
+            self.add(f"{column} IN ({_marks(items)})", *items)
+
+    def add_not_in(self, column: str, values: Iterable[str]) -> None:
+        """`column` is NULL or none of `values` (a bare NOT IN would drop the NULL rows)."""
+        items = sorted(values)
+        if items:
+            self.add(f"({column} IS NULL OR {column} NOT IN ({_marks(items)}))", *items)
+
+    def add_none_related(self, table: str, column: str, values: Iterable[str], alias: str) -> None:
+        """No row of `table` (incident_tenants, incident_hosts) links `alias` to one of
+        `values`: the negation of the EXISTS filters below."""
+        items = sorted(values)
+        if items:
+            # Constant table, column and alias names from this module; values are bound.
+            sql = f"NOT EXISTS (SELECT 1 FROM {table} x WHERE x.incident_id = {alias}.id"  # noqa: S608
+            self.add(f"{sql} AND x.{column} IN ({_marks(items)}))", *items)
 
     def sql(self) -> str:
         return " AND ".join(self.clauses) if self.clauses else "1"
+
+
+def _marks(items: list[str]) -> str:
+    return ", ".join("?" * len(items))
 
 
 def _alert_where(scope: Scope, query: AlertQuery) -> _Where:
@@ -94,6 +113,11 @@ def _alert_where(scope: Scope, query: AlertQuery) -> _Where:
     where.add_in("COALESCE(s.status, 'new')", (s.value for s in query.statuses))
     if query.host_id is not None:
         where.add("a.host_id = ?", query.host_id)
+    # The negations: "involving" a tenant is either role, as for `tenant` above.
+    where.add_not_in("a.tenant_id", query.exclude_tenants)
+    where.add_not_in("a.actor_tenant_id", query.exclude_tenants)
+    where.add_not_in("a.host_id", query.exclude_hosts)
+    where.add_not_in("a.detector", query.exclude_detectors)
     if query.since is not None:
         where.add("a.last_seen_ms >= ?", epoch_ms(query.since))
     if query.until is not None:
@@ -121,6 +145,8 @@ def _incident_where(scope: Scope, query: IncidentQuery) -> _Where:
             "EXISTS (SELECT 1 FROM incident_hosts h WHERE h.host_id = ? AND h.incident_id = i.id)",
             query.host_id,
         )
+    where.add_none_related("incident_tenants", "tenant_id", query.exclude_tenants, "i")
+    where.add_none_related("incident_hosts", "host_id", query.exclude_hosts, "i")
     if query.since is not None:
         where.add("i.last_seen_ms >= ?", epoch_ms(query.since))
     if query.until is not None:

@@ -52,13 +52,18 @@ async def list_alerts(
     since: f.Since = None,
     until: f.Until = None,
     q: f.Text = None,
+    not_tenant: f.NotTenants = None,
+    not_host: f.NotHosts = None,
+    not_detector: f.NotDetectors = None,
     limit: f.Limit = 50,
     cursor: f.Cursor = None,
 ) -> JSONResponse:
-    common = f.common(caller, severity, min_severity, tenant, host, since, until, q)
+    common = f.common(
+        caller, severity, min_severity, tenant, host, since, until, q, not_tenant, not_host
+    )
     if common.empty:
         return respond(caller, AlertPage(items=[], next_cursor=None))
-    query = f.alert_query(common, detector, status)
+    query = f.alert_query(common, detector, status, not_detector)
     page = await run_in_threadpool(
         services.store.alerts.list, caller.scope, query, limit=limit, cursor=checked_cursor(cursor)
     )

@@ -41,10 +41,14 @@ async def list_incidents(
     since: f.Since = None,
     until: f.Until = None,
     q: f.Text = None,
+    not_tenant: f.NotTenants = None,
+    not_host: f.NotHosts = None,
     limit: f.Limit = 50,
     cursor: f.Cursor = None,
 ) -> JSONResponse:
-    common = f.common(caller, severity, min_severity, tenant, host, since, until, q)
+    common = f.common(
+        caller, severity, min_severity, tenant, host, since, until, q, not_tenant, not_host
+    )
     if common.empty:
         return respond(caller, IncidentPage(items=[], next_cursor=None))
     page = await run_in_threadpool(
