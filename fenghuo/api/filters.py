@@ -50,6 +50,14 @@ NotHosts = Annotated[
         "what has no host is kept",
     ),
 ]
+NotSeverities = Annotated[
+    list[Severity] | None,
+    Query(description="repeatable: leave out these severities"),
+]
+NotStatuses = Annotated[
+    list[IncidentStatus] | None,
+    Query(description="repeatable: leave out these statuses"),
+]
 NotDetectors = Annotated[
     _Excluded,
     Query(
@@ -75,6 +83,7 @@ class Common:
     match nothing the caller may know about."""
 
     severities: frozenset[Severity]
+    statuses: frozenset[IncidentStatus]
     tenant: str | None
     host_id: str | None
     since: dt.datetime | None
@@ -87,13 +96,17 @@ class Common:
 
 def common(
     caller: Caller,
+    *,
     severity: list[Severity] | None,
     min_severity: Severity | None,
+    status: list[IncidentStatus] | None,
     tenant: str | None,
     host: str | None,
     since: dt.datetime | None,
     until: dt.datetime | None,
     q: str | None,
+    not_severity: list[Severity] | None = None,
+    not_status: list[IncidentStatus] | None = None,
     not_tenant: list[str] | None = None,
     not_host: list[str] | None = None,
 ) -> Common:
@@ -105,6 +118,14 @@ def common(
         floor = at_least(min_severity)
         severities = severities & floor if severities else floor
     empty = bool((severity or min_severity) and not severities)
+    # Enumerable fields are left out by their complement: nothing left selects nothing.
+    if not_severity:
+        severities = (severities or frozenset(Severity)) - set(not_severity)
+        empty = empty or not severities
+    statuses = frozenset(status or ())
+    if not_status:
+        statuses = (statuses or frozenset(IncidentStatus)) - set(not_status)
+        empty = empty or not statuses
     real_tenant = None
     if tenant:
         real_tenant = caller.redactor.real_tenant(tenant)
@@ -118,6 +139,7 @@ def common(
     resolved = (caller.redactor.real_tenant(name) for name in not_tenant or () if name)
     return Common(
         severities,
+        statuses,
         real_tenant,
         host,
         since,
@@ -130,15 +152,12 @@ def common(
 
 
 def alert_query(
-    c: Common,
-    detectors: list[str] | None,
-    statuses: list[IncidentStatus] | None,
-    not_detectors: list[str] | None = None,
+    c: Common, detectors: list[str] | None, not_detectors: list[str] | None = None
 ) -> AlertQuery:
     return AlertQuery(
         severities=c.severities,
         detectors=frozenset(detectors or ()),
-        statuses=frozenset(statuses or ()),
+        statuses=c.statuses,
         tenant=c.tenant,
         host_id=c.host_id,
         since=c.since,
@@ -150,10 +169,10 @@ def alert_query(
     )
 
 
-def incident_query(c: Common, statuses: list[IncidentStatus] | None) -> IncidentQuery:
+def incident_query(c: Common) -> IncidentQuery:
     return IncidentQuery(
         severities=c.severities,
-        statuses=frozenset(statuses or ()),
+        statuses=c.statuses,
         tenant=c.tenant,
         host_id=c.host_id,
         since=c.since,

@@ -1,9 +1,9 @@
-"""`not_tenant`, `not_host` and `not_detector` on /api/v1/alerts and /api/v1/incidents, against a
-real server and SQLite store holding the simulated hour. Expectations come from the replayed
-alerts and incidents, never from the API: an exclusion is the negation of the positive filter
-(a tenant in either role; alerts without a host kept), combines with every other filter, and a
-tenant viewer's names of other tenants behave as in `tenant`, except that a name meaning nothing
-excludes nothing and reads exactly like leaving it out."""
+"""`not_tenant`, `not_host`, `not_detector`, `not_severity` and `not_status` on /api/v1/alerts
+and /api/v1/incidents, against a real server and SQLite store holding the simulated hour.
+Expectations come from the replayed alerts and incidents, never from the API: an exclusion is the
+negation of the positive filter (a tenant in either role; alerts without a host kept), combines
+with every other filter, and a tenant viewer's names of other tenants behave as in `tenant`,
+except that a name meaning nothing excludes nothing and reads exactly like leaving it out."""
 
 from __future__ import annotations
 
@@ -123,6 +123,33 @@ def test_not_detector(api: SeededApi, hour: Hour) -> None:
             a.id for a in hour.alerts if a.detector != detector
         }
     assert ids(api, "admin", ALERTS, not_detector=detectors) == set()
+
+
+def test_not_severity_and_not_status_leave_out_enumerable_values(
+    api: SeededApi, hour: Hour
+) -> None:
+    for severity in Severity:
+        assert ids(api, "admin", ALERTS, not_severity=severity.value) == alerts_where(
+            hour, lambda a, s=severity: a.severity != s
+        )
+        assert ids(api, "admin", INCIDENTS, not_severity=severity.value) == incidents_where(
+            hour, lambda i, s=severity: i.severity != s
+        )
+    every = [s.value for s in Severity]
+    assert ids(api, "admin", ALERTS, not_severity=every) == set()
+    # With a positive list, the exclusion narrows it; min_severity too.
+    got = ids(api, "admin", ALERTS, severity=["high", "critical"], not_severity="critical")
+    assert got == alerts_where(hour, lambda a: a.severity is Severity.HIGH)
+    got = ids(api, "admin", ALERTS, min_severity="medium", not_severity=["high"])
+    assert got == alerts_where(hour, lambda a: a.severity in (Severity.MEDIUM, Severity.CRITICAL))
+    # Fresh triage state: every alert and incident is new.
+    assert ids(api, "admin", ALERTS, not_status="new") == set()
+    assert ids(api, "admin", ALERTS, not_status="resolved") == alerts_where(hour, bool)
+    assert ids(api, "admin", INCIDENTS, not_status=["new"]) == incidents_where(
+        hour, lambda i: i.status.value != "new"
+    )
+    bad = api.get("admin", ALERTS, not_severity="catastrophic")
+    assert bad.status_code == 422
 
 
 def test_exclusions_combine_with_positive_filters_and_the_time_range(
@@ -271,6 +298,9 @@ def test_the_parameters_are_published(api: SeededApi) -> None:
     spec = api.client.get("/api/v1/openapi.json").json()
     for path, names in ((ALERTS, ("not_tenant", "not_host", "not_detector")),
                         (INCIDENTS, ("not_tenant", "not_host"))):  # fmt: skip
+        params = {p["name"]: p for p in spec["paths"][path]["get"]["parameters"]}
+        for name in ("not_severity", "not_status"):
+            assert "repeatable" in params[name]["description"]
         params = {p["name"]: p for p in spec["paths"][path]["get"]["parameters"]}
         for name in names:
             param = params[name]

@@ -391,6 +391,10 @@ def filter_cases(
     hosts = {h for d in docs for h in ((d.host_id,) if isinstance(d, Alert) else d.hosts) if h}
     for host in sorted(hosts):
         cases.append(Case(f"host={host}", {"host": host}, ids(lambda d, h=host: on_host(d, h))))
+        cases.append(
+            Case(f"not_host={host}", {"not_host": host}, ids(lambda d, h=host: not on_host(d, h)))
+        )
+    cases.append(Case("not_tenant=its own tenant", {"not_tenant": who.tenant}, []))
     if kind == "alerts":
         for detector in sorted({a.detector for a in visible_alerts(api.hour, who.tenant)}):
             cases.append(
@@ -413,6 +417,13 @@ def filter_cases(
         )
         cases.append(
             Case(
+                f"not_tenant=<pseudonym of {real}>",
+                {"not_tenant": pseudo},
+                ids(lambda d, t=real: not involves(d, t)),
+            )
+        )
+        cases.append(
+            Case(
                 f"q=<pseudonym of {real}>",
                 {"q": pseudo},
                 ids(lambda d, t=real: t in words(f"{d.title} {d.summary}")),
@@ -422,6 +433,10 @@ def filter_cases(
         if tenant["id"] != who.tenant:
             cases.append(Case(f"tenant={tenant['id']} (real id)", {"tenant": tenant["id"]}, []))
             cases.append(Case(f"q={tenant['id']} (real id)", {"q": tenant["id"]}, []))
+            # A real name means nothing to a viewer: it excludes nothing.
+            cases.append(
+                Case(f"not_tenant={tenant['id']} (real id)", {"not_tenant": tenant["id"]}, ids())
+            )
     # Other tenants' VMs, first those named in the text of what the viewer sees.
     others = [
         vm["name"]

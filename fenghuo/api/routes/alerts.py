@@ -52,6 +52,8 @@ async def list_alerts(
     since: f.Since = None,
     until: f.Until = None,
     q: f.Text = None,
+    not_severity: f.NotSeverities = None,
+    not_status: f.NotStatuses = None,
     not_tenant: f.NotTenants = None,
     not_host: f.NotHosts = None,
     not_detector: f.NotDetectors = None,
@@ -59,11 +61,23 @@ async def list_alerts(
     cursor: f.Cursor = None,
 ) -> JSONResponse:
     common = f.common(
-        caller, severity, min_severity, tenant, host, since, until, q, not_tenant, not_host
+        caller,
+        severity=severity,
+        min_severity=min_severity,
+        status=status,
+        tenant=tenant,
+        host=host,
+        since=since,
+        until=until,
+        q=q,
+        not_severity=not_severity,
+        not_status=not_status,
+        not_tenant=not_tenant,
+        not_host=not_host,
     )
     if common.empty:
         return respond(caller, AlertPage(items=[], next_cursor=None))
-    query = f.alert_query(common, detector, status, not_detector)
+    query = f.alert_query(common, detector, not_detector)
     page = await run_in_threadpool(
         services.store.alerts.list, caller.scope, query, limit=limit, cursor=checked_cursor(cursor)
     )

@@ -41,20 +41,34 @@ async def list_incidents(
     since: f.Since = None,
     until: f.Until = None,
     q: f.Text = None,
+    not_severity: f.NotSeverities = None,
+    not_status: f.NotStatuses = None,
     not_tenant: f.NotTenants = None,
     not_host: f.NotHosts = None,
     limit: f.Limit = 50,
     cursor: f.Cursor = None,
 ) -> JSONResponse:
     common = f.common(
-        caller, severity, min_severity, tenant, host, since, until, q, not_tenant, not_host
+        caller,
+        severity=severity,
+        min_severity=min_severity,
+        status=status,
+        tenant=tenant,
+        host=host,
+        since=since,
+        until=until,
+        q=q,
+        not_severity=not_severity,
+        not_status=not_status,
+        not_tenant=not_tenant,
+        not_host=not_host,
     )
     if common.empty:
         return respond(caller, IncidentPage(items=[], next_cursor=None))
     page = await run_in_threadpool(
         services.store.incidents.list,
         caller.scope,
-        f.incident_query(common, status),
+        f.incident_query(common),
         limit=limit,
         cursor=checked_cursor(cursor),
     )

@@ -45,8 +45,7 @@ export default {
     const go = (np) => { np.delete('cursor'); const q = np.toString(); ctx.navigate(`#/alerts${q ? `?${q}` : ''}`); };
     const withParam = (fn) => { const np = new URLSearchParams(p); fn(np); go(np); };
     const filterFor = (key, value) => withParam((np) => forValue(np, key, value));
-    const allValues = (key) => (key === 'severity' ? SEVERITIES : STATUSES);
-    const filterOut = (key, value) => withParam((np) => outValue(np, key, value, allValues(key)));
+    const filterOut = (key, value) => withParam((np) => outValue(np, key, value));
 
     // "filter for / filter out this value" buttons beside a value of a field
     function fv(key, value) {

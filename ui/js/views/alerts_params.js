@@ -7,7 +7,7 @@ export const STATUSES = ['new', 'acknowledged', 'investigating', 'resolved', 'fa
 export const LIST_KEYS = ['severity', 'detector', 'status']; // repeatable
 export const ONE_KEYS = ['tenant', 'host', 'since', 'until', 'q']; // single values
 // Fields the API can negate, and the repeatable parameter that excludes their values.
-export const NOT_KEYS = { tenant: 'not_tenant', host: 'not_host', detector: 'not_detector' };
+export const NOT_KEYS = { severity: 'not_severity', status: 'not_status', tenant: 'not_tenant', host: 'not_host', detector: 'not_detector' };
 export const EXCLUDE_KEYS = Object.values(NOT_KEYS);
 const SAVED = 'fenghuo.alerts.saved';
 
@@ -30,26 +30,17 @@ export function filterFor(np, key, value) {
   if (NOT_KEYS[key]) removeValue(np, NOT_KEYS[key], value);
 }
 
-/** Leave this value out. Tenant, host and detector use the API's exclusions (a positive filter
- * naming the same value is dropped, or nothing would be left; of several detectors selected,
- * the others are kept and nothing needs excluding); severity and status are
- * enumerable, so the complement of the value is selected (`all` lists every value). */
-export function filterOut(np, key, value, all) {
+/** Leave this value out, by the API's exclusion of its field (a positive filter naming the
+ * same value is dropped, or nothing would be left; of several values selected, the others are
+ * kept and nothing needs excluding). */
+export function filterOut(np, key, value) {
   const not = NOT_KEYS[key];
-  if (not) {
-    if (LIST_KEYS.includes(key)) {
-      const had = np.getAll(key).length;
-      removeValue(np, key, value);
-      if (had && np.getAll(key).length) return; // the others still selected leave it out
-    } else if (np.get(key) === value) np.delete(key);
-    if (!np.getAll(not).includes(value)) np.append(not, value);
-    return;
-  }
-  const present = np.getAll(key);
-  const base = present.length ? present : all;
-  np.delete(key);
-  base.filter((v) => v !== value).forEach((v) => np.append(key, v));
-  if (!np.getAll(key).length) np.append(key, '__none__');
+  if (LIST_KEYS.includes(key)) {
+    const had = np.getAll(key).length;
+    removeValue(np, key, value);
+    if (had && np.getAll(key).length) return; // the others still selected leave it out
+  } else if (np.get(key) === value) np.delete(key);
+  if (!np.getAll(not).includes(value)) np.append(not, value);
 }
 
 /** Remove one chip: one value of one parameter. */
