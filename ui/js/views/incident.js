@@ -342,8 +342,10 @@ export default {
       el('button', { type: 'button', class: 'btn', onclick: stixLoad }, t('ix.stix.load')),
       stixOut);
 
-    // ---- graph: placements of the incident's hosts (one GET /hosts, in the caller's scope)
-    const hostIds = new Set([...(inc.hosts || []), ...(br.hosts || [])]);
+    // ---- graph: placements of the incident's hosts, and of hosts its alerts only name (a
+    // sweep's targets), so their VMs are grouped too (one GET /hosts, in the caller's scope)
+    const namedHosts = (inc.nodes || []).filter((n) => n.type === 'host').map((n) => n.id.slice(n.id.indexOf(':') + 1));
+    const hostIds = new Set([...(inc.hosts || []), ...(br.hosts || []), ...namedHosts]);
     const placements = new Map();
     if (hostIds.size) {
       try {

@@ -1,5 +1,5 @@
-// Incidents list (#/incidents?severity=&status=&tenant=&host=&q=) — and small helpers the
-// incident, tenant, host, detector and report views share (named exports).
+// Incidents list (#/incidents?severity=&status=&tenant=&host=&q=; the alert queue's keys j/k, Enter,
+// /, ?) — and small helpers the incident, tenant, host, detector and report views share (named exports).
 import { el, mount, timeEl, severityBadge, gradeBadge, statusLabel, fmtDuration, SEVERITIES } from '../format.js';
 import { t, lang, register } from '../i18n.js';
 
@@ -197,6 +197,9 @@ export default {
       'inc.f.any': '全部', 'inc.f.open': '未关闭（新建/已确认/调查中）', 'inc.f.apply': '筛选', 'inc.f.clear': '清除',
       'inc.f.legend': '筛选条件（保存在地址中，可分享）', 'inc.count': '已显示 {n} 个事件', 'inc.more': '还有更多',
       'inc.legend.chips': '红框 = 攻击方租户，橙框 = 受害租户',
+      'inc.help': '快捷键 ?', 'inc.help.title': '键盘快捷键', 'inc.help.ok': '知道了',
+      'inc.k.jk': '下一个 / 上一个事件', 'inc.k.enter': '打开所选事件', 'inc.k.slash': '全文搜索',
+      'inc.k.esc': '关闭此对话框 / 离开输入框', 'inc.k.q': '显示此帮助',
     },
     en: {
       'inc.title': 'Incidents', 'inc.col.sev': 'Severity', 'inc.col.grade': 'Grade', 'inc.col.title': 'Incident', 'inc.col.tenants': 'Attacker / victims',
@@ -205,6 +208,9 @@ export default {
       'inc.f.any': 'Any', 'inc.f.open': 'Open (new, acknowledged, investigating)', 'inc.f.apply': 'Filter', 'inc.f.clear': 'Clear',
       'inc.f.legend': 'Filters (kept in the address, shareable)', 'inc.count': '{n} incidents shown', 'inc.more': 'more available',
       'inc.legend.chips': 'red outline = attacker tenant, orange = victim tenant',
+      'inc.help': 'Shortcuts ?', 'inc.help.title': 'Keyboard shortcuts', 'inc.help.ok': 'OK',
+      'inc.k.jk': 'next / previous incident', 'inc.k.enter': 'open the selected incident', 'inc.k.slash': 'full-text search',
+      'inc.k.esc': 'close this dialog / leave a field', 'inc.k.q': 'show this help',
     },
   },
   async render(root, match, ctx) {
@@ -222,13 +228,13 @@ export default {
     const field = (name, label, control) => el('div', { class: 'field' }, el('label', { for: `if-${name}` }, label), control);
     const sel = (name, options) => el('select', { id: `if-${name}`, name },
       options.map(([v, text]) => el('option', { value: v, selected: f[name] === v }, text)));
-    const inp = (name, type = 'text') => el('input', { id: `if-${name}`, name, type, value: f[name], autocomplete: 'off' });
+    const inp = (name, type = 'text', extra = {}) => el('input', { id: `if-${name}`, name, type, value: f[name], autocomplete: 'off', ...extra });
     const form = el('form', { class: 'filters', role: 'search', 'aria-label': t('inc.f.legend') },
       field('severity', t('inc.f.severity'), sel('severity', [['', t('inc.f.any')], ...SEVERITIES.map((s) => [s, t(`sev.${s}`)])])),
       field('status', t('inc.f.status'), sel('status', [['', t('inc.f.any')], ['open', t('inc.f.open')], ...STATUSES.map((s) => [s, statusLabel(s)])])),
       field('tenant', t('inc.f.tenant'), inp('tenant')),
       field('host', t('inc.f.host'), inp('host')),
-      field('q', t('inc.f.q'), inp('q', 'search')),
+      field('q', t('inc.f.q'), inp('q', 'search', { 'aria-keyshortcuts': '/' })),
       el('div', { class: 'field actions' },
         el('button', { type: 'submit', class: 'btn primary' }, t('inc.f.apply')),
         el('a', { class: 'btn ghost', href: '#/incidents' }, t('inc.f.clear'))));
@@ -244,7 +250,8 @@ export default {
     const list = el('div', { class: 'incident-list' });
     const foot = el('div', { class: 'list-foot' });
     mount(root,
-      el('div', { class: 'page-head' }, el('h1', {}, t('inc.title'))),
+      el('div', { class: 'page-head' }, el('h1', {}, t('inc.title')),
+        el('button', { type: 'button', class: 'btn small ghost', 'aria-keyshortcuts': '?', onclick: () => help() }, t('inc.help'))),
       form, banner, list, foot,
       el('p', { class: 'muted small' }, t('inc.legend.chips')));
 
@@ -254,7 +261,64 @@ export default {
       mount(list, items.length ? incidentTable(items) : el('p', { class: 'empty' }, t('common.empty')));
       mount(foot, el('span', { class: 'muted' }, t('inc.count', { n: items.length })),
         cursor ? el('button', { type: 'button', class: 'btn', onclick: more }, t('common.loadmore')) : null);
+      showCursor(false);
     };
+
+    // ---------- keyboard: j/k cursor, Enter opens, / searches, ? helps (as the alert queue) ----------
+    let cur = -1;
+    let dialog = null;
+    const rows = () => [...list.querySelectorAll('tbody tr[data-id]')];
+    function showCursor(move) {
+      rows().forEach((tr, i) => {
+        tr.classList.toggle('cursor', i === cur);
+        tr.setAttribute('aria-selected', i === cur ? 'true' : 'false');
+        if (i === cur && move) {
+          const a = tr.querySelector('.c-title a');
+          if (a) a.focus({ preventScroll: true });
+          tr.scrollIntoView({ block: 'nearest' });
+        }
+      });
+    }
+    function moveCursor(d) {
+      const n = rows().length;
+      if (!n) return;
+      cur = Math.max(0, Math.min(n - 1, cur + d));
+      showCursor(true);
+    }
+    function closeDialog() { if (dialog) { dialog.remove(); dialog = null; } }
+    function help() {
+      closeDialog();
+      const prev = document.activeElement;
+      const k = (keys, label) => el('tr', {}, el('td', {}, keys.map((x) => [el('kbd', {}, x), ' '])), el('td', {}, t(label)));
+      const ok = el('button', { type: 'button', class: 'btn', onclick: () => { closeDialog(); if (prev && prev.focus) prev.focus(); } }, t('inc.help.ok'));
+      const box = el('div', { class: 'dialog', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'inc-help-title' },
+        el('h2', { id: 'inc-help-title' }, t('inc.help.title')),
+        el('table', { class: 'keys' }, el('tbody', {},
+          k(['j', 'k'], 'inc.k.jk'), k(['Enter'], 'inc.k.enter'), k(['/'], 'inc.k.slash'), k(['Esc'], 'inc.k.esc'), k(['?'], 'inc.k.q'))),
+        el('div', { class: 'actions' }, ok));
+      dialog = el('div', { class: 'dialog-backdrop', onclick: (e) => { if (e.target === dialog) closeDialog(); } }, box);
+      dialog.addEventListener('keydown', (e) => {
+        if (e.key === 'Escape') { e.stopPropagation(); closeDialog(); if (prev && prev.focus) prev.focus(); }
+        if (e.key === 'Tab') { e.preventDefault(); ok.focus(); } // the one control: focus stays inside
+      });
+      document.body.appendChild(dialog);
+      ok.focus();
+    }
+    function onKey(e) {
+      if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
+      const tag = (e.target.tagName || '').toLowerCase();
+      const typing = tag === 'input' || tag === 'textarea' || tag === 'select' || e.target.isContentEditable;
+      if (e.key === 'Escape') { if (dialog) closeDialog(); else if (typing) e.target.blur(); return; }
+      if (typing || dialog) return;
+      if (e.key === 'j') { e.preventDefault(); moveCursor(1); } else if (e.key === 'k') { e.preventDefault(); moveCursor(-1); } else if (e.key === '/') {
+        e.preventDefault(); const q = form.querySelector('#if-q'); q.focus(); q.select();
+      } else if (e.key === '?') { e.preventDefault(); help(); } else if (e.key === 'Enter' && cur >= 0 && !e.target.closest('button, a')) {
+        const tr = rows()[cur];
+        if (tr) { e.preventDefault(); ctx.navigate(incidentHref(tr.dataset.id)); }
+      }
+    }
+    document.addEventListener('keydown', onKey);
+    const cleanup = () => { document.removeEventListener('keydown', onKey); closeDialog(); };
     async function more() {
       const page = await ctx.api('/incidents', { params: { ...apiParams(), cursor } });
       items.push(...page.items);
@@ -262,7 +326,8 @@ export default {
       draw();
     }
     mount(list, el('p', { class: 'muted' }, t('common.loading')));
-    const page = await ctx.api('/incidents', { params: apiParams() });
+    let page;
+    try { page = await ctx.api('/incidents', { params: apiParams() }); } catch (err) { cleanup(); throw err; }
     items.push(...page.items);
     cursor = page.next_cursor;
     draw();
@@ -273,6 +338,6 @@ export default {
       mount(banner, t('common.updates', { n }), ' ', el('button', { type: 'button', class: 'btn small', onclick: () => ctx.navigate(location.hash) }, t('common.reload')));
     });
     void lang;
-    return null;
+    return cleanup;
   },
 };
