@@ -1,7 +1,7 @@
 // Alert queue: the filter as URL parameters — what the API is sent, what "filter for / filter
 // out" change, the chips of the active filter, saved filters. One definition of the filter,
 // so the list, the "act on all matching" count, the exports and the saved filters agree.
-import { severityLabel, statusLabel } from '../format.js';
+import * as shared from '../filters.js';
 
 export const STATUSES = ['new', 'acknowledged', 'investigating', 'resolved', 'false_positive'];
 export const LIST_KEYS = ['severity', 'detector', 'status']; // repeatable
@@ -19,55 +19,26 @@ export function apiParams(p) {
   return out;
 }
 
-function removeValue(np, key, value) {
-  const rest = np.getAll(key).filter((x) => x !== value);
-  np.delete(key); rest.forEach((x) => np.append(key, x));
-}
+const FIELDS = { list: LIST_KEYS, one: ONE_KEYS, not: NOT_KEYS };
 
 /** Only this value of the field (and no longer excluding it). */
-export function filterFor(np, key, value) {
-  if (LIST_KEYS.includes(key)) { np.delete(key); np.append(key, value); } else np.set(key, value);
-  if (NOT_KEYS[key]) removeValue(np, NOT_KEYS[key], value);
-}
+export function filterFor(np, key, value) { shared.filterFor(FIELDS, np, key, value); }
 
-/** Leave this value out, by the API's exclusion of its field (a positive filter naming the
- * same value is dropped, or nothing would be left; of several values selected, the others are
- * kept and nothing needs excluding). */
-export function filterOut(np, key, value) {
-  const not = NOT_KEYS[key];
-  if (LIST_KEYS.includes(key)) {
-    const had = np.getAll(key).length;
-    removeValue(np, key, value);
-    if (had && np.getAll(key).length) return; // the others still selected leave it out
-  } else if (np.get(key) === value) np.delete(key);
-  if (!np.getAll(not).includes(value)) np.append(not, value);
-}
+/** Leave this value out, by the API's exclusion of its field (see filters.js). */
+export function filterOut(np, key, value) { shared.filterOut(FIELDS, np, key, value); }
 
 /** Remove one chip: one value of one parameter. */
-export function dropValue(np, key, value) { removeValue(np, key, value); }
+export function dropValue(np, key, value) { shared.removeValue(np, key, value); }
 
 /** The field an exclusion parameter negates ('not_tenant' → 'tenant'), or null. */
-export function negatedField(key) {
-  return Object.keys(NOT_KEYS).find((f) => NOT_KEYS[f] === key) || null;
-}
+export function negatedField(key) { return shared.negatedField(FIELDS, key); }
 
 /** The label of a field in the filter form. */
 export function fieldLabel(t, key) { return t(`aq.${key === 'q' ? 'search' : key}`); }
 
 /** Every active condition of the filter, in the form's order, exclusions after the others:
  * [{ key, field, value, shown, negated }]. */
-export function activeFilters(p) {
-  const out = [];
-  for (const key of [...LIST_KEYS, ...ONE_KEYS, ...EXCLUDE_KEYS]) {
-    const field = negatedField(key) || key;
-    for (const value of p.getAll(key)) {
-      const shown = field === 'severity' ? severityLabel(value) : field === 'status' ? statusLabel(value)
-        : (field === 'since' || field === 'until') ? new Date(value).toLocaleString() : value;
-      out.push({ key, field, value, shown, negated: field !== key });
-    }
-  }
-  return out;
-}
+export function activeFilters(p) { return shared.activeFilters(FIELDS, p); }
 
 export function loadSaved() { try { return JSON.parse(localStorage.getItem(SAVED) || '[]'); } catch { return []; } }
 export function storeSaved(list) { localStorage.setItem(SAVED, JSON.stringify(list)); }

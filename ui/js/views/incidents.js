@@ -1,7 +1,9 @@
-// Incidents list (#/incidents?severity=&status=&tenant=&host=&q=; the alert queue's keys j/k, Enter,
-// /, ?) — and small helpers the incident, tenant, host, detector and report views share (named exports).
-import { el, mount, timeEl, severityBadge, gradeBadge, statusLabel, fmtDuration, SEVERITIES } from '../format.js';
+// Incidents list (#/incidents?severity=&status=&tenant=&host=&q=&not_tenant=…; as the alert queue:
+// "filter for / out" a value of a row, removable chips, the keys j/k, Enter, /, ?) — and small
+// helpers the incident, tenant, host, detector and report views share (named exports).
+import { el, mount, timeEl, severityBadge, severityLabel, gradeBadge, statusLabel, fmtDuration, SEVERITIES } from '../format.js';
 import { t, lang, register } from '../i18n.js';
+import { filterFor, filterOut, removeValue, activeFilters, shownValue, valueButtons, filterChip } from '../filters.js';
 
 // ---------- shared helpers ----------
 
@@ -97,11 +99,14 @@ export async function section(node, ctx, load) {
   }
 }
 
-export function tenantsCell(inc) {
+const asIs = (key, value, node) => node;
+
+/** The incident's tenants, attackers first; `value(key, value, node)` may wrap each one. */
+export function tenantsCell(inc, value = asIs) {
   const actors = new Set(inc.actor_tenants || []);
   return el('span', { class: 'chips' },
-    (inc.actor_tenants || []).map((x) => tenantLink(x, 'chip-actor')),
-    (inc.tenants || []).filter((x) => !actors.has(x)).map((x) => tenantLink(x, 'chip-victim')));
+    (inc.actor_tenants || []).map((x) => value('tenant', x, tenantLink(x, 'chip-actor'))),
+    (inc.tenants || []).filter((x) => !actors.has(x)).map((x) => value('tenant', x, tenantLink(x, 'chip-victim'))));
 }
 
 export function statusBadge(s) { return el('span', { class: `status status-${s}` }, statusLabel(s)); }
@@ -114,19 +119,21 @@ export function incidentDeadline(inc) {
   return countdown(r.deadline);
 }
 
-export function incidentTable(items, { caption, columns = ['sev', 'grade', 'title', 'tenants', 'hosts', 'status', 'last', 'deadline'] } = {}) {
+/** Incidents as a table; `value(key, value, node)` may wrap each severity, status, tenant and
+ * host shown (the list adds its "filter for / out" buttons there). */
+export function incidentTable(items, { caption, columns = ['sev', 'grade', 'title', 'tenants', 'hosts', 'status', 'last', 'deadline'], value = asIs } = {}) {
   const head = {
     sev: t('inc.col.sev'), grade: t('inc.col.grade'), title: t('inc.col.title'), tenants: t('inc.col.tenants'), hosts: t('inc.col.hosts'),
     status: t('inc.col.status'), last: t('inc.col.last'), deadline: t('inc.col.deadline'),
   };
   const cell = {
-    sev: (i) => severityBadge(i.severity),
+    sev: (i) => value('severity', i.severity, severityBadge(i.severity)),
     grade: (i) => gradeBadge(i.grade),
     title: (i) => el('span', {}, el('a', { href: incidentHref(i.id) }, i.title),
       (i.sequences || []).map((s) => el('span', { class: 'tag tag-seq' }, s))),
-    tenants: (i) => tenantsCell(i),
-    hosts: (i) => el('span', { class: 'chips' }, (i.hosts || []).map(hostLink)),
-    status: (i, st) => el('span', {}, statusBadge(i.status), st && st.assignee ? el('span', { class: 'muted small' }, ` → ${st.assignee}`) : null),
+    tenants: (i) => tenantsCell(i, value),
+    hosts: (i) => el('span', { class: 'chips' }, (i.hosts || []).map((h) => value('host', h, hostLink(h)))),
+    status: (i, st) => el('span', {}, value('status', i.status, statusBadge(i.status)), st && st.assignee ? el('span', { class: 'muted small' }, ` → ${st.assignee}`) : null),
     last: (i) => timeEl(i.last_seen),
     deadline: (i) => incidentDeadline(i),
   };
@@ -177,12 +184,33 @@ export function riskBar(risk) {
 
 const STATUSES = ['new', 'acknowledged', 'investigating', 'resolved', 'false_positive'];
 const OPEN = ['new', 'acknowledged', 'investigating'];
+// The list's filter (ui/js/filters.js): what GET /incidents takes. `status=open` in the URL stands
+// for the open statuses (links from the tenant and host views use it).
+const FIELDS = {
+  list: ['severity', 'status'],
+  one: ['min_severity', 'tenant', 'host', 'since', 'until', 'q'],
+  not: { severity: 'not_severity', status: 'not_status', tenant: 'not_tenant', host: 'not_host' },
+};
+const SEVERAL = '*'; // the option that keeps several selected values of a select as they are
+const uniq = (xs) => [...new Set(xs)];
+const openStatuses = (xs) => uniq(xs.flatMap((s) => (s === 'open' ? OPEN : [s])));
 
-function currentParams() {
-  const h = location.hash;
-  const q = h.indexOf('?');
-  return new URLSearchParams(q < 0 ? '' : h.slice(q + 1));
+/** The API query of the filter in the URL `p`. */
+function apiQuery(p) {
+  const o = new URLSearchParams({ limit: '50' });
+  for (const k of [...FIELDS.list, ...Object.values(FIELDS.not)]) (k === 'status' ? openStatuses(p.getAll(k)) : p.getAll(k)).forEach((v) => o.append(k, v));
+  for (const k of FIELDS.one) if (p.get(k)) o.set(k, p.get(k));
+  return o;
 }
+
+/** `status=open` spelled out, so that one of the open statuses can be filtered out. */
+function expandOpen(np) {
+  const st = np.getAll('status');
+  if (!st.includes('open')) return;
+  np.delete('status'); openStatuses(st).forEach((s) => np.append('status', s));
+}
+
+const shown = (field, value) => (field === 'status' && value === 'open' ? t('inc.f.open') : shownValue(field, value));
 
 export default {
   id: 'incidents',
@@ -195,6 +223,9 @@ export default {
       'inc.col.hosts': '宿主机', 'inc.col.status': '状态', 'inc.col.last': '最近证据', 'inc.col.deadline': '报告时限',
       'inc.f.severity': '严重性', 'inc.f.status': '状态', 'inc.f.tenant': '租户', 'inc.f.host': '宿主机', 'inc.f.q': '全文搜索',
       'inc.f.any': '全部', 'inc.f.open': '未关闭（新建/已确认/调查中）', 'inc.f.apply': '筛选', 'inc.f.clear': '清除',
+      'inc.f.min_severity': '最低严重性', 'inc.f.since': '开始', 'inc.f.until': '结束', 'inc.f.several': '已选 {n} 项',
+      'inc.for': '只看此值', 'inc.out': '排除此值', 'inc.chips': '当前筛选条件',
+      'inc.not.chip': '{f}不是 {v}', 'inc.not.remove': '取消排除：{f} {v}', 'inc.chip.remove': '移除筛选条件：{f} {v}',
       'inc.f.legend': '筛选条件（保存在地址中，可分享）', 'inc.count': '已显示 {n} 个事件', 'inc.more': '还有更多',
       'inc.legend.chips': '红框 = 攻击方租户，橙框 = 受害租户',
       'inc.help': '快捷键 ?', 'inc.help.title': '键盘快捷键', 'inc.help.ok': '知道了',
@@ -206,6 +237,9 @@ export default {
       'inc.col.hosts': 'Hosts', 'inc.col.status': 'Status', 'inc.col.last': 'Latest evidence', 'inc.col.deadline': 'Report due',
       'inc.f.severity': 'Severity', 'inc.f.status': 'Status', 'inc.f.tenant': 'Tenant', 'inc.f.host': 'Host', 'inc.f.q': 'Full text',
       'inc.f.any': 'Any', 'inc.f.open': 'Open (new, acknowledged, investigating)', 'inc.f.apply': 'Filter', 'inc.f.clear': 'Clear',
+      'inc.f.min_severity': 'Minimum severity', 'inc.f.since': 'Since', 'inc.f.until': 'Until', 'inc.f.several': '{n} selected',
+      'inc.for': 'Filter for this value', 'inc.out': 'Filter out this value', 'inc.chips': 'Active filter',
+      'inc.not.chip': '{f} is not {v}', 'inc.not.remove': 'Stop excluding {f} {v}', 'inc.chip.remove': 'Remove filter {f} {v}',
       'inc.f.legend': 'Filters (kept in the address, shareable)', 'inc.count': '{n} incidents shown', 'inc.more': 'more available',
       'inc.legend.chips': 'red outline = attacker tenant, orange = victim tenant',
       'inc.help': 'Shortcuts ?', 'inc.help.title': 'Keyboard shortcuts', 'inc.help.ok': 'OK',
@@ -214,23 +248,31 @@ export default {
     },
   },
   async render(root, match, ctx) {
-    const p = currentParams();
-    const f = { severity: p.get('severity') || '', status: p.get('status') || '', tenant: p.get('tenant') || '', host: p.get('host') || '', q: p.get('q') || '' };
-    const apiParams = () => {
-      const o = { limit: 50 };
-      if (f.severity) o.severity = [f.severity];
-      if (f.status) o.status = f.status === 'open' ? OPEN : [f.status];
-      if (f.tenant) o.tenant = f.tenant;
-      if (f.host) o.host = f.host;
-      if (f.q) o.q = f.q;
-      return o;
+    const p = ctx.params;
+    const go = (np) => { const q = np.toString(); ctx.navigate(`#/incidents${q ? `?${q}` : ''}`); };
+    const change = (fn) => { const np = new URLSearchParams(p); fn(np); go(np); };
+
+    // "filter for / filter out this value" beside each severity, status, tenant and host of a row
+    const value = (key, v, node) => {
+      if (!v) return node;
+      const name = shown(key, v);
+      const act = (fn) => () => change((np) => { expandOpen(np); fn(FIELDS, np, key, v); });
+      return el('span', { class: 'fvv' }, node, valueButtons({
+        forLabel: `${t('inc.for')}: ${name}`, outLabel: `${t('inc.out')}: ${name}`, onFor: act(filterFor), onOut: act(filterOut),
+      }));
     };
+
+    // the filter form: the exclusions and other conditions of the URL are kept when it is applied
     const field = (name, label, control) => el('div', { class: 'field' }, el('label', { for: `if-${name}` }, label), control);
-    const sel = (name, options) => el('select', { id: `if-${name}`, name },
-      options.map(([v, text]) => el('option', { value: v, selected: f[name] === v }, text)));
-    const inp = (name, type = 'text', extra = {}) => el('input', { id: `if-${name}`, name, type, value: f[name], autocomplete: 'off', ...extra });
+    const sel = (name, options) => {
+      const vs = p.getAll(name);
+      return el('select', { id: `if-${name}`, name },
+        vs.length > 1 ? el('option', { value: SEVERAL, selected: true }, t('inc.f.several', { n: vs.length })) : null,
+        options.map(([v, text]) => el('option', { value: v, selected: vs.length <= 1 && (vs[0] || '') === v }, text)));
+    };
+    const inp = (name, type = 'text', extra = {}) => el('input', { id: `if-${name}`, name, type, value: p.get(name) || '', autocomplete: 'off', ...extra });
     const form = el('form', { class: 'filters', role: 'search', 'aria-label': t('inc.f.legend') },
-      field('severity', t('inc.f.severity'), sel('severity', [['', t('inc.f.any')], ...SEVERITIES.map((s) => [s, t(`sev.${s}`)])])),
+      field('severity', t('inc.f.severity'), sel('severity', [['', t('inc.f.any')], ...SEVERITIES.map((s) => [s, severityLabel(s)])])),
       field('status', t('inc.f.status'), sel('status', [['', t('inc.f.any')], ['open', t('inc.f.open')], ...STATUSES.map((s) => [s, statusLabel(s)])])),
       field('tenant', t('inc.f.tenant'), inp('tenant')),
       field('host', t('inc.f.host'), inp('host')),
@@ -241,24 +283,38 @@ export default {
     form.addEventListener('submit', (e) => {
       e.preventDefault();
       const fd = new FormData(form);
-      const q = new URLSearchParams();
-      for (const k of ['severity', 'status', 'tenant', 'host', 'q']) { const v = String(fd.get(k) || '').trim(); if (v) q.set(k, v); }
-      const s = q.toString();
-      ctx.navigate(`#/incidents${s ? `?${s}` : ''}`);
+      change((np) => {
+        for (const k of ['severity', 'status', 'tenant', 'host', 'q']) {
+          const v = String(fd.get(k) || '').trim();
+          if (v === SEVERAL) continue;
+          if (v) filterFor(FIELDS, np, k, v); else np.delete(k);
+        }
+      });
     });
+
+    // every active condition as a removable chip; an exclusion reads "Tenant ≠ acme"
+    const chips = el('div', { class: 'chips filter-chips', role: 'group', 'aria-label': t('inc.chips') },
+      activeFilters(FIELDS, p, shown).map((c) => {
+        const label = t(`inc.f.${c.field}`);
+        return filterChip(c, {
+          label, notText: t('inc.not.chip', { f: label, v: c.shown }),
+          removeLabel: t(c.negated ? 'inc.not.remove' : 'inc.chip.remove', { f: label, v: c.shown }),
+          onRemove: () => change((np) => removeValue(np, c.key, c.value)),
+        });
+      }));
     const banner = el('div', { class: 'live-banner', hidden: true, role: 'status' });
     const list = el('div', { class: 'incident-list' });
     const foot = el('div', { class: 'list-foot' });
     mount(root,
       el('div', { class: 'page-head' }, el('h1', {}, t('inc.title')),
         el('button', { type: 'button', class: 'btn small ghost', 'aria-keyshortcuts': '?', onclick: () => help() }, t('inc.help'))),
-      form, banner, list, foot,
+      form, chips, banner, list, foot,
       el('p', { class: 'muted small' }, t('inc.legend.chips')));
 
     const items = [];
     let cursor = null;
     const draw = () => {
-      mount(list, items.length ? incidentTable(items) : el('p', { class: 'empty' }, t('common.empty')));
+      mount(list, items.length ? incidentTable(items, { value }) : el('p', { class: 'empty' }, t('common.empty')));
       mount(foot, el('span', { class: 'muted' }, t('inc.count', { n: items.length })),
         cursor ? el('button', { type: 'button', class: 'btn', onclick: more }, t('common.loadmore')) : null);
       showCursor(false);
@@ -320,14 +376,15 @@ export default {
     document.addEventListener('keydown', onKey);
     const cleanup = () => { document.removeEventListener('keydown', onKey); closeDialog(); };
     async function more() {
-      const page = await ctx.api('/incidents', { params: { ...apiParams(), cursor } });
+      const params = apiQuery(p); params.set('cursor', cursor);
+      const page = await ctx.api('/incidents', { params });
       items.push(...page.items);
       cursor = page.next_cursor;
       draw();
     }
     mount(list, el('p', { class: 'muted' }, t('common.loading')));
     let page;
-    try { page = await ctx.api('/incidents', { params: apiParams() }); } catch (err) { cleanup(); throw err; }
+    try { page = await ctx.api('/incidents', { params: apiQuery(p) }); } catch (err) { cleanup(); throw err; }
     items.push(...page.items);
     cursor = page.next_cursor;
     draw();
