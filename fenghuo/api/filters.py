@@ -19,7 +19,7 @@ from pydantic import StringConstraints
 from fenghuo.api.deps import Caller
 from fenghuo.api.problems import Problem
 from fenghuo.model.alert import Severity
-from fenghuo.model.incident import IncidentStatus
+from fenghuo.model.incident import Grade, IncidentStatus
 from fenghuo.store.base import AlertQuery, IncidentQuery, at_least
 
 MAX_PAGE = 500
@@ -28,6 +28,10 @@ MAX_EXCLUDED = 50  # values of one not_* parameter
 Severities = Annotated[list[Severity] | None, Query(description="any of these severities")]
 MinSeverity = Annotated[Severity | None, Query(description="this severity or above")]
 Statuses = Annotated[list[IncidentStatus] | None, Query(description="any of these statuses")]
+Grades = Annotated[
+    list[Grade] | None,
+    Query(description="any of these GB/T 20986 grades (I 特别重大 … IV 一般)"),
+]
 TenantParam = Annotated[
     str | None,
     Query(max_length=200, description="involving this tenant (as victim or actor)"),
@@ -169,9 +173,10 @@ def alert_query(
     )
 
 
-def incident_query(c: Common) -> IncidentQuery:
+def incident_query(c: Common, grades: list[Grade] | None = None) -> IncidentQuery:
     return IncidentQuery(
         severities=c.severities,
+        grades=frozenset(grades or ()),
         statuses=c.statuses,
         tenant=c.tenant,
         host_id=c.host_id,

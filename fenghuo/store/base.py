@@ -31,7 +31,7 @@ import msgspec
 
 from fenghuo.errors import FenghuoError
 from fenghuo.model.alert import Alert, Severity, UtcDatetime
-from fenghuo.model.incident import Incident, IncidentStatus, encode_incident
+from fenghuo.model.incident import Grade, Incident, IncidentStatus, encode_incident
 from fenghuo.store.figures import IncidentAggregates
 from fenghuo.store.keys import ApiKey, Role
 
@@ -109,6 +109,7 @@ class IncidentQuery:
     involved when it is among `tenants` or `actor_tenants` and a host when among `hosts`."""
 
     severities: frozenset[Severity] = frozenset()
+    grades: frozenset[Grade] = frozenset()  # GB/T 20986 levels, any of these
     statuses: frozenset[IncidentStatus] = frozenset()
     tenant: str | None = None
     host_id: str | None = None

@@ -538,6 +538,7 @@ def incident_query(
     filters = [
         *scope_filters(scope, query.tenant),
         *_terms("fenghuo.severity", frozenset(s.value for s in query.severities)),
+        *_terms("fenghuo.grade", frozenset(g.value for g in query.grades)),
         *_terms("fenghuo.analyst.status", frozenset(s.value for s in query.statuses)),
         *([{"term": {"host.id": query.host_id}}] if query.host_id is not None else []),
         *_time(query.since, query.until),

@@ -139,6 +139,7 @@ def _incident_where(scope: Scope, query: IncidentQuery) -> _Where:
                 tenant,
             )
     where.add_in("i.severity", (s.value for s in query.severities))
+    where.add_in("i.grade", (g.value for g in query.grades))
     where.add_in("COALESCE(s.status, 'new')", (s.value for s in query.statuses))
     if query.host_id is not None:
         where.add(

@@ -152,6 +152,23 @@ def test_not_severity_and_not_status_leave_out_enumerable_values(
     assert bad.status_code == 422
 
 
+def test_grade_selects_incidents_by_level(api: SeededApi, hour: Hour) -> None:
+    """`grade` (what the overview's grade x severity matrix links to) narrows incidents, with
+    the other filters."""
+    grades = sorted({i.grade for i in hour.incidents})
+    assert len(grades) > 1
+    for grade in grades:
+        assert ids(api, "admin", INCIDENTS, grade=grade.value) == {
+            i.id for i in hour.incidents if i.grade == grade
+        }
+    two = [g.value for g in grades[:2]]
+    severity = hour.incidents[0].severity
+    assert ids(api, "admin", INCIDENTS, grade=two, not_severity=severity.value) == {
+        i.id for i in hour.incidents if i.grade.value in two and i.severity != severity
+    }
+    assert api.get("admin", INCIDENTS, grade="V").status_code == 422
+
+
 def test_exclusions_combine_with_positive_filters_and_the_time_range(
     api: SeededApi, hour: Hour
 ) -> None:

@@ -206,3 +206,21 @@ def test_a_tenant_viewer_filters_out_a_neighbour_by_its_pseudonym(
     shows(page, set(mine))
     expect(page.locator(".filter-chips .chip")).to_have_count(0)
     assert not c.errors, c.errors
+
+
+def test_the_overviews_grade_links_select_that_grade(
+    new_console: Callable[..., Console], console: SeededApi
+) -> None:
+    """The grade x severity matrix links to `#/incidents?grade=G&severity=S&status=new`: the list
+    shows exactly those incidents, with a chip for the grade."""
+    incident = max(console.hour.incidents, key=lambda i: i.grade.value)
+    grade, severity = incident.grade.value, incident.severity.value
+    want = set(every_incident(console, "soc_analyst", grade=grade, severity=severity, status="new"))
+    assert incident.id in want
+    assert want != set(every_incident(console, "soc_analyst", severity=severity, status="new"))
+    c = new_console("en-US")
+    c.login("soc_analyst")
+    page = c.open(f"#/incidents?grade={grade}&severity={severity}&status=new")
+    shows(page, want)
+    expect(page.locator(".filter-chips .chip").filter(has_text="Grade")).to_have_count(1)
+    assert c.errors == []

@@ -5,7 +5,7 @@
 //   { list: ['severity', …],                    repeatable parameters (any of the values)
 //     one:  ['tenant', …],                      single-valued parameters
 //     not:  { severity: 'not_severity', … } }   the API's repeatable exclusion of a field
-import { el, severityLabel, statusLabel } from './format.js';
+import { el, gradeLabel, severityLabel, statusLabel } from './format.js';
 
 /** Remove one value of one (repeatable) parameter, keeping the others in their order. */
 export function removeValue(np, key, value) {
@@ -42,6 +42,7 @@ export function negatedField(fields, key) {
 export function shownValue(field, value) {
   if (field === 'severity' || field === 'min_severity') return severityLabel(value);
   if (field === 'status') return statusLabel(value);
+  if (field === 'grade') return gradeLabel(value);
   if (field === 'since' || field === 'until') return new Date(value).toLocaleString();
   return value;
 }

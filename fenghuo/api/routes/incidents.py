@@ -36,6 +36,7 @@ async def list_incidents(
     severity: f.Severities = None,
     min_severity: f.MinSeverity = None,
     status: f.Statuses = None,
+    grade: f.Grades = None,
     tenant: f.TenantParam = None,
     host: f.HostParam = None,
     since: f.Since = None,
@@ -68,7 +69,7 @@ async def list_incidents(
     page = await run_in_threadpool(
         services.store.incidents.list,
         caller.scope,
-        f.incident_query(common),
+        f.incident_query(common, grade),
         limit=limit,
         cursor=checked_cursor(cursor),
     )

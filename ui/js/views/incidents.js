@@ -187,7 +187,7 @@ const OPEN = ['new', 'acknowledged', 'investigating'];
 // The list's filter (ui/js/filters.js): what GET /incidents takes. `status=open` in the URL stands
 // for the open statuses (links from the tenant and host views use it).
 const FIELDS = {
-  list: ['severity', 'status'],
+  list: ['severity', 'status', 'grade'],
   one: ['min_severity', 'tenant', 'host', 'since', 'until', 'q'],
   not: { severity: 'not_severity', status: 'not_status', tenant: 'not_tenant', host: 'not_host' },
 };
@@ -221,7 +221,7 @@ export default {
     zh: {
       'inc.title': '安全事件', 'inc.col.sev': '严重性', 'inc.col.grade': '分级', 'inc.col.title': '事件', 'inc.col.tenants': '攻击方 / 受害方',
       'inc.col.hosts': '宿主机', 'inc.col.status': '状态', 'inc.col.last': '最近证据', 'inc.col.deadline': '报告时限',
-      'inc.f.severity': '严重性', 'inc.f.status': '状态', 'inc.f.tenant': '租户', 'inc.f.host': '宿主机', 'inc.f.q': '全文搜索',
+      'inc.f.severity': '严重性', 'inc.f.status': '状态', 'inc.f.grade': '分级', 'inc.f.tenant': '租户', 'inc.f.host': '宿主机', 'inc.f.q': '全文搜索',
       'inc.f.any': '全部', 'inc.f.open': '未关闭（新建/已确认/调查中）', 'inc.f.apply': '筛选', 'inc.f.clear': '清除',
       'inc.f.min_severity': '最低严重性', 'inc.f.since': '开始', 'inc.f.until': '结束', 'inc.f.several': '已选 {n} 项',
       'inc.for': '只看此值', 'inc.out': '排除此值', 'inc.chips': '当前筛选条件',
@@ -235,7 +235,7 @@ export default {
     en: {
       'inc.title': 'Incidents', 'inc.col.sev': 'Severity', 'inc.col.grade': 'Grade', 'inc.col.title': 'Incident', 'inc.col.tenants': 'Attacker / victims',
       'inc.col.hosts': 'Hosts', 'inc.col.status': 'Status', 'inc.col.last': 'Latest evidence', 'inc.col.deadline': 'Report due',
-      'inc.f.severity': 'Severity', 'inc.f.status': 'Status', 'inc.f.tenant': 'Tenant', 'inc.f.host': 'Host', 'inc.f.q': 'Full text',
+      'inc.f.severity': 'Severity', 'inc.f.status': 'Status', 'inc.f.grade': 'Grade', 'inc.f.tenant': 'Tenant', 'inc.f.host': 'Host', 'inc.f.q': 'Full text',
       'inc.f.any': 'Any', 'inc.f.open': 'Open (new, acknowledged, investigating)', 'inc.f.apply': 'Filter', 'inc.f.clear': 'Clear',
       'inc.f.min_severity': 'Minimum severity', 'inc.f.since': 'Since', 'inc.f.until': 'Until', 'inc.f.several': '{n} selected',
       'inc.for': 'Filter for this value', 'inc.out': 'Filter out this value', 'inc.chips': 'Active filter',
