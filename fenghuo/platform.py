@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from confluent_kafka.admin import AdminClient
@@ -173,6 +173,19 @@ def wait_for_signal(watched: Sequence[Callable[[], str | None]] = ()) -> str | N
                 if (failure := probe()) is not None:
                     return failure
         return None
+
+
+def run_until_signal(running: ServiceThread[Any], echo: Callable[[str], None], line: str) -> None:
+    """A service started alone (`fenghuo archive`, `fenghuo feed follow`): say what it does,
+    run until SIGINT/SIGTERM or its failure, stop it; a failure is raised as a PlatformError."""
+    echo(line)
+    echo("running; Ctrl-C stops it")
+    try:
+        failure = wait_for_signal([running.failure])
+    finally:
+        running.stop()
+    if failure is not None:
+        raise PlatformError(failure)
 
 
 def start_stream_job(

@@ -13,15 +13,8 @@ def archive_command(bootstrap: str | None) -> None:
     """Run the archive service: the telemetry topics in, the event archive (alerts' evidence)
     out, until Ctrl-C. `fenghuo up` runs it as a thread."""
     from fenghuo.evidence.service import describe, start_archive
-    from fenghuo.platform import wait_for_signal
+    from fenghuo.platform import run_until_signal
 
     settings = get_settings()
     running = start_archive(settings, bootstrap or settings.kafka_bootstrap)
-    click.echo(f"archive    {describe(settings)}")
-    click.echo("running; Ctrl-C stops it")
-    try:
-        failure = wait_for_signal([running.failure])
-    finally:
-        running.stop()
-    if failure is not None:
-        raise click.ClickException(failure)
+    run_until_signal(running, click.echo, f"archive    {describe(settings)}")

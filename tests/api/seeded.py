@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -95,6 +96,22 @@ class SeededApi:
 
     def get(self, who: str, path: str, **params: object) -> httpx.Response:
         return self.client.get(path, headers=self.auth(who), params=params)  # type: ignore[arg-type]
+
+    def every(self, who: str, kind: str, **params: object) -> dict[str, dict[str, Any]]:
+        """Every item of `/api/v1/<kind>` (alerts or incidents) the API lists for this query,
+        following next_cursor: id -> the item ({alert or incident, state})."""
+        one = kind.rstrip("s")
+        out: dict[str, dict[str, Any]] = {}
+        cursor: str | None = None
+        while True:
+            query = {**params, "limit": 500, **({"cursor": cursor} if cursor else {})}
+            response = self.get(who, f"/api/v1/{kind}", **query)
+            assert response.status_code == 200, response.text
+            body = response.json()
+            out.update({item[one]["id"]: item for item in body["items"]})
+            cursor = body.get("next_cursor")
+            if not cursor:
+                return out
 
 
 @contextmanager

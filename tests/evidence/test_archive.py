@@ -4,7 +4,6 @@ archived. The Elasticsearch archive runs when FENGHUO_ES_URL names a server (ski
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import pytest
 from fenghuo.evidence.archive import EventArchive
 from fenghuo.evidence.sqlite_archive import SqliteEventArchive
 from fenghuo.model.events import MAX_ORIGINAL, Flow, raw_ref
+from tests.store.backends import es_url
 
 T0 = dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)
 
@@ -41,12 +41,9 @@ def archive(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventArc
     if request.param == "sqlite":
         yield SqliteEventArchive(tmp_path / "events.db")
         return
-    url = os.environ.get("FENGHUO_ES_URL")
-    if not url:
-        pytest.skip("FENGHUO_ES_URL is not set: no Elasticsearch server to run this backend on")
     from fenghuo.evidence.elastic_archive import ElasticEventArchive
 
-    es = ElasticEventArchive.connect(url, prefix=f"fenghuo-test-{uuid.uuid4().hex[:10]}-")
+    es = ElasticEventArchive.connect(es_url(), prefix=f"fenghuo-test-{uuid.uuid4().hex[:10]}-")
     es.refresh_on_write = True
     try:
         yield es

@@ -6,8 +6,6 @@ filters exactly as on the returned reports, deadline order."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,41 +15,17 @@ import pytest
 from fenghuo.intel.reports import Report, ReportKind, ReportQuery, ReportState, report_id
 from fenghuo.model.incident import Grade
 from fenghuo.store.base import Scope, Store
-from fenghuo.store.sqlite import SqliteStore
+from tests.store.backends import ALL_BACKENDS, open_backend
 
 T = dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)
 ALL = Scope.everything()
 HOUR = dt.timedelta(hours=1)
 
 
-@pytest.fixture(params=["sqlite", "es-model", "elasticsearch"])
+@pytest.fixture(params=ALL_BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        sqlite_store = SqliteStore(tmp_path / "fenghuo.db")
-        yield sqlite_store
-        sqlite_store.close()
-        return
-    from fenghuo.store.elastic import ElasticStore
-
-    if request.param == "es-model":
-        from tests.store.fake_es import FakeElasticsearch
-
-        model_store = ElasticStore(FakeElasticsearch(), "fh-")  # type: ignore[arg-type]
-        model_store.bootstrap()
-        yield model_store
-        model_store.drop()
-        return
-    url = os.environ.get("FENGHUO_ES_URL")
-    if not url:
-        pytest.skip("FENGHUO_ES_URL is not set: no Elasticsearch server to run this backend on")
-    es_store = ElasticStore.connect(url, prefix=f"fenghuo-test-{uuid.uuid4().hex[:10]}-")
-    es_store.refresh_on_write = True
-    es_store.bootstrap()
-    try:
-        yield es_store
-    finally:
-        es_store.drop()
-        es_store.close()
+    """A fresh store of each backend (tests/store/backends.py)."""
+    yield from open_backend(request.param, tmp_path)
 
 
 def report(

@@ -6,7 +6,6 @@ cursors and deletes."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,39 +25,13 @@ from fenghuo.intel.taxii_sqlite import SqliteObjects
 from fenghuo.store.base import Store
 from fenghuo.store.sqlite import SqliteStore
 from tests.intel.taxii_support import indicator, ipv4
+from tests.store.backends import open_backend
 
 
 @contextmanager
 def opened(kind: str, tmp_path: Path) -> Iterator[Store]:
-    """A store of one backend: SQLite, the Elasticsearch backend on the client model, or on a
-    real server (skipped, visibly, without FENGHUO_ES_URL)."""
-    if kind == "sqlite":
-        store = SqliteStore(tmp_path / "fenghuo.db")
-        try:
-            yield store
-        finally:
-            store.close()
-        return
-    from fenghuo.store.elastic import ElasticStore
-
-    if kind == "es-model":
-        from tests.store.fake_es import FakeElasticsearch
-
-        model = ElasticStore(FakeElasticsearch(), "fh-")  # type: ignore[arg-type]
-        model.bootstrap()
-        yield model
-        return
-    url = os.environ.get("FENGHUO_ES_URL")
-    if not url:
-        pytest.skip("FENGHUO_ES_URL is not set: no Elasticsearch server to run this backend on")
-    real = ElasticStore.connect(url, prefix=f"fenghuo-test-{uuid.uuid4().hex[:10]}-")
-    real.refresh_on_write = True
-    real.bootstrap()
-    try:
-        yield real
-    finally:
-        real.drop()
-        real.close()
+    """A store of one backend (tests/store/backends.py)."""
+    yield from open_backend(kind, tmp_path)
 
 
 @pytest.fixture(params=["sqlite", "es-model", "elasticsearch"])

@@ -17,6 +17,7 @@ from fenghuo.model.incident import Grade, Incident
 from fenghuo.store.base import ActionKind, AnalystAction, IncidentQuery, Scope, Store
 from fenghuo.store.figures import OPEN_STATUSES, aggregate_incidents
 from fenghuo.store.sqlite import SqliteStore
+from tests.store.backends import open_backend
 
 T0 = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
 TENANTS = ("acme", "globex", "initech", "hooli")
@@ -24,18 +25,8 @@ TENANTS = ("acme", "globex", "initech", "hooli")
 
 @pytest.fixture(params=["sqlite", "es-model"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        sqlite_store = SqliteStore(tmp_path / "fenghuo.db")
-        yield sqlite_store
-        sqlite_store.close()
-        return
-    from fenghuo.store.elastic import ElasticStore
-    from tests.store.fake_es import FakeElasticsearch
-
-    model_store = ElasticStore(FakeElasticsearch(), "fh-")  # type: ignore[arg-type]
-    model_store.bootstrap()
-    yield model_store
-    model_store.drop()
+    """SQLite and the Elasticsearch code on the client model (tests/store/backends.py)."""
+    yield from open_backend(request.param, tmp_path)
 
 
 def incidents(n: int, seed: int = 3) -> list[Incident]:

@@ -7,7 +7,6 @@ that code against our reading of Elasticsearch's semantics, and stand in for no 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import random
 import sqlite3
 import threading
@@ -35,6 +34,7 @@ from fenghuo.store.base import (
 from fenghuo.store.keys import Role
 from fenghuo.store.sqlite import SqliteStore
 from fenghuo.streaming.replay import fold_alerts
+from tests.store.backends import ALL_BACKENDS, open_backend
 
 T0 = dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)
 ALL = Scope.everything()
@@ -43,37 +43,10 @@ GLOBEX = Scope.of("globex")
 INITECH = Scope.of("initech")
 
 
-@pytest.fixture(params=["sqlite", "elasticsearch", "es-model"])
+@pytest.fixture(params=ALL_BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """`es-model` runs the Elasticsearch backend's code on an in-memory model of the client
-    (tests/store/fake_es.py), not on a server; `elasticsearch` needs a real one."""
-    if request.param == "sqlite":
-        sqlite_store = SqliteStore(tmp_path / "fenghuo.db")
-        yield sqlite_store
-        sqlite_store.close()
-        return
-    if request.param == "es-model":
-        from fenghuo.store.elastic import ElasticStore
-        from tests.store.fake_es import FakeElasticsearch
-
-        model_store = ElasticStore(FakeElasticsearch(), "fh-")  # type: ignore[arg-type]
-        model_store.bootstrap()
-        yield model_store
-        model_store.drop()
-        return
-    url = os.environ.get("FENGHUO_ES_URL")
-    if not url:
-        pytest.skip("FENGHUO_ES_URL is not set: no Elasticsearch server to run this backend on")
-    from fenghuo.store.elastic import ElasticStore
-
-    es_store = ElasticStore.connect(url, prefix=f"fenghuo-test-{uuid.uuid4().hex[:10]}-")
-    es_store.refresh_on_write = True
-    es_store.bootstrap()
-    try:
-        yield es_store
-    finally:
-        es_store.drop()
-        es_store.close()
+    """A fresh store of each backend (tests/store/backends.py)."""
+    yield from open_backend(request.param, tmp_path)
 
 
 def alert(

@@ -16,7 +16,7 @@ from playwright.sync_api import Locator, Page, expect
 from fenghuo.api.pseudonyms import pseudonym
 from fenghuo.model.incident import Incident
 from tests.api.seeded import PSEUDONYM_KEY, SeededApi
-from tests.ui.conftest import API, Console, skip_without_chromium
+from tests.ui.conftest import Console, skip_without_chromium
 
 pytestmark = [pytest.mark.browser, skip_without_chromium]
 
@@ -25,18 +25,8 @@ OUT = ("排除此值", "Filter out this value")
 
 
 def every_incident(api: SeededApi, who: str, **params: Any) -> dict[str, dict[str, Any]]:
-    """Every incident the API lists for this query (following next_cursor): id → incident."""
-    out: dict[str, dict[str, Any]] = {}
-    cursor: str | None = None
-    while True:
-        query = {**params, "limit": 500, **({"cursor": cursor} if cursor else {})}
-        response = api.get(who, f"{API}/incidents", **query)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        out.update({item["incident"]["id"]: item["incident"] for item in body["items"]})
-        cursor = body.get("next_cursor")
-        if not cursor:
-            return out
+    """Every incident the API lists for this query: id -> incident."""
+    return {k: v["incident"] for k, v in api.every(who, "incidents", **params).items()}
 
 
 def rows(page: Page) -> Locator:

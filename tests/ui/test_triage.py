@@ -23,18 +23,8 @@ ZONE = ZoneInfo("Asia/Shanghai")  # the browser context's time zone (conftest)
 
 
 def every_alert(api: SeededApi, who: str, **params: Any) -> dict[str, dict[str, Any]]:
-    """Every alert the API lists for this query (following next_cursor): id → {alert, state}."""
-    out: dict[str, dict[str, Any]] = {}
-    cursor: str | None = None
-    while True:
-        query = {**params, "limit": 500, **({"cursor": cursor} if cursor else {})}
-        response = api.get(who, f"{API}/alerts", **query)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        out.update({item["alert"]["id"]: item for item in body["items"]})
-        cursor = body.get("next_cursor")
-        if not cursor:
-            return out
+    """Every alert the API lists for this query: id -> {alert, state}."""
+    return api.every(who, "alerts", **params)
 
 
 def statuses(api: SeededApi) -> dict[str, str]:

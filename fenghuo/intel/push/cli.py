@@ -143,17 +143,10 @@ def follow(inventory: Path | None, bootstrap: str | None) -> None:
     """Run the feed service: the incidents topic in; every collection's STIX object versions and
     the regulator reports out, to the store; until Ctrl-C."""
     from fenghuo.intel.feed_service import describe, start_feed
-    from fenghuo.platform import inventory_store, wait_for_signal
+    from fenghuo.platform import inventory_store, run_until_signal
 
     settings = get_settings()
     running = start_feed(
         settings, inventory_store(settings, inventory), bootstrap or settings.kafka_bootstrap
     )
-    click.echo(f"feed       {describe(settings)}")
-    click.echo("running; Ctrl-C stops it")
-    try:
-        failure = wait_for_signal([running.failure])
-    finally:
-        running.stop()
-    if failure is not None:
-        raise click.ClickException(failure)
+    run_until_signal(running, click.echo, f"feed       {describe(settings)}")
