@@ -158,8 +158,14 @@ def seed(path: Path, n_alerts: int, n_incidents: int) -> tuple[str, float]:
     return token, time.perf_counter() - began
 
 
+def data_dir_of(cache: Path, n_alerts: int, n_incidents: int) -> Path:
+    """Where the store of this size is kept under `cache`."""
+    return cache / f"a{n_alerts}-i{n_incidents}"
+
+
 def prepared(cache: Path, n_alerts: int, n_incidents: int, fresh: bool) -> str:
-    data_dir = cache / f"a{n_alerts}-i{n_incidents}"
+    """The seeded store's data directory filled (once; `fresh` rebuilds it); its admin token."""
+    data_dir = data_dir_of(cache, n_alerts, n_incidents)
     token_file = data_dir / "token"
     if token_file.exists() and not fresh:
         return token_file.read_text()
@@ -169,6 +175,20 @@ def prepared(cache: Path, n_alerts: int, n_incidents: int, fresh: bool) -> str:
     data_dir.mkdir(parents=True, exist_ok=True)
     token, seconds = seed(data_dir / "fenghuo.db", n_alerts, n_incidents)
     print(f"seeded {n_alerts:,} alerts and {n_incidents:,} incidents in {seconds:.0f} s")
+    token_file.write_text(token)
+    return token
+
+
+def viewer_token(data_dir: Path, tenant: str) -> str:
+    """A tenant viewer's key in the seeded store, created once and kept beside it."""
+    token_file = data_dir / f"token-viewer-{tenant}"
+    if token_file.exists():
+        return token_file.read_text()
+    store = SqliteStore(data_dir / "fenghuo.db")
+    try:
+        _key, token = store.keys.create(Role.TENANT_VIEWER, tenant, name=f"bench-viewer-{tenant}")
+    finally:
+        store.close()
     token_file.write_text(token)
     return token
 
@@ -207,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     token = prepared(args.cache, args.alerts, args.incidents, args.fresh)
-    data_dir = args.cache / f"a{args.alerts}-i{args.incidents}"
+    data_dir = data_dir_of(args.cache, args.alerts, args.incidents)
     rows = []
     results = {}
     headers = {"Authorization": f"Bearer {token}"}
