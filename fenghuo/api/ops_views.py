@@ -121,6 +121,8 @@ class IncidentFigures(msgspec.Struct, frozen=True, kw_only=True):
     open: int
     by_status: dict[str, int]  # every status, zero included
     by_grade: dict[str, int]  # every grade, zero included
+    # Open incidents by grade, then severity (every pair, zero included): the overview's matrix.
+    open_by_grade_severity: dict[str, dict[str, int]]
 
 
 class Statistics(msgspec.Struct, frozen=True, kw_only=True):

@@ -131,6 +131,7 @@ def live_stats(services: Services, scope: Scope) -> dict[str, Any]:
         "open_incidents": figures.open,
         "open_by_grade": figures.open_by_grade,
         "open_by_severity": figures.open_by_severity,
+        "open_by_grade_severity": figures.open_matrix,
         "events_per_second": _ingest_rate(services, scope),
         "detection_lag": {
             "basis": LAG_BASIS,

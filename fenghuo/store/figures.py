@@ -44,6 +44,7 @@ class IncidentAggregates(msgspec.Struct, frozen=True, kw_only=True):
     by_severity: dict[str, int]
     open_by_grade: dict[str, int]
     open_by_severity: dict[str, int]
+    open_matrix: dict[str, dict[str, int]]  # open incidents: grade -> severity -> count
     tenants: list[TenantRiskRow]  # unordered; the API orders them for the caller
 
 
@@ -56,6 +57,7 @@ def aggregates_from_counts(
     severity: Counter[str] = Counter()
     open_grade: Counter[str] = Counter()
     open_severity: Counter[str] = Counter()
+    open_pairs: Counter[tuple[str, str]] = Counter()
     open_values = {s.value for s in OPEN_STATUSES}
     for st, gr, sev, n in counts:
         status[st] += n
@@ -64,6 +66,7 @@ def aggregates_from_counts(
         if st in open_values:
             open_grade[gr] += n
             open_severity[sev] += n
+            open_pairs[gr, sev] += n
     grades = [g.value for g in sorted(Grade, key=GRADE_RANK.__getitem__)]
     return IncidentAggregates(
         total=sum(status.values()),
@@ -73,6 +76,7 @@ def aggregates_from_counts(
         by_severity={s.value: severity[s.value] for s in Severity},
         open_by_grade={g: open_grade[g] for g in grades},
         open_by_severity={s.value: open_severity[s.value] for s in Severity},
+        open_matrix={g: {s.value: open_pairs[g, s.value] for s in Severity} for g in grades},
         tenants=list(tenants),
     )
 

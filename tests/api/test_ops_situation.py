@@ -324,6 +324,9 @@ def test_statistics_in_scope(api: SeededApi, inventory: InventoryIndex, who: str
     assert body["tenants_at_risk"] == expected_at_risk(incidents, tenant)
     statuses = Counter(i.status.value for i in incidents)
     grades = Counter(i.grade.value for i in incidents)
+    open_pairs = Counter(
+        (i.grade.value, i.severity.value) for i in incidents if i.status.value in OPEN
+    )
     assert body["incidents"] == {
         "total": len(incidents),
         "open": sum(1 for i in incidents if i.status.value in OPEN),
@@ -332,7 +335,12 @@ def test_statistics_in_scope(api: SeededApi, inventory: InventoryIndex, who: str
             for s in ("new", "acknowledged", "investigating", "resolved", "false_positive")
         },
         "by_grade": {g: grades[g] for g in ("IV", "III", "II", "I")},
+        "open_by_grade_severity": {
+            g: {s: open_pairs[g, s] for s in ("critical", "high", "medium", "low", "info")}
+            for g in ("IV", "III", "II", "I")
+        },
     }
+    assert sum(open_pairs.values()) == body["incidents"]["open"] > 0
     if tenant is not None:
         assert_no_leak(response.text, inventory, tenant)
         assert any(r["tenant_id"] == tenant for r in body["tenants_at_risk"])

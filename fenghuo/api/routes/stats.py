@@ -166,6 +166,7 @@ def statistics(
             open=figures.open,
             by_status=figures.by_status,
             by_grade=figures.by_grade,
+            open_by_grade_severity=figures.open_matrix,
         ),
         reports_overdue=store.reports.count(scope, overdue, services.clock()),
     )

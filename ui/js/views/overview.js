@@ -5,7 +5,6 @@ import { ApiError } from '../api.js';
 import { locale } from '../i18n.js';
 
 const ESCAPE_DETECTORS = ['vmm-child-process', 'container-escape', 'host-tampering', 'vmm-crash', 'vmm-seccomp-violation', 'cross-vm-access'];
-const OPEN = ['new', 'acknowledged', 'investigating'];
 const HOUR = 3600e3;
 let uplotModule; // undefined: not tried; null: absent
 
@@ -124,7 +123,7 @@ export default {
     zh: {
       'ov.title': '态势总览', 'ov.updated': '更新于', 'ov.open': '未关闭事件', 'ov.open.sub': '共 {n} 起事件',
       'ov.lasthour': '近 1 小时告警', 'ov.lasthour.sub': '库中共 {n} 条', 'ov.eps': '每秒接入事件', 'ov.eps.none': '等待实时流统计',
-      'ov.lag': '检测延迟（中位数）', 'ov.lag.sub': '事件时间 → 告警，近 {n} 条', 'ov.overdue': '逾期报告', 'ov.overdue.sub': '监管报告',
+      'ov.lag': '检测延迟（中位数）', 'ov.lag.sub': '首个证据事件 → 告警，近 {n} 条', 'ov.overdue': '逾期报告', 'ov.overdue.sub': '监管报告',
       'ov.matrix': '未关闭事件：分级 × 严重度', 'ov.grade': '分级', 'ov.total': '合计',
       'ov.rate': '告警速率（按严重度）', 'ov.rate.aria': '按严重度的告警速率折线图', 'ov.rate.window': '近 24 小时，每 {b}', 'ov.rate.all': '库中全部数据（近 24 小时无告警），每 {b}',
       'ov.rate.fallback': '未找到 ui/vendor/uplot/，以 SVG 绘制。', 'ov.rate.totals': '接口未按严重度分桶，且告警过多无法在页面统计：仅显示总数。',
@@ -136,7 +135,7 @@ export default {
     en: {
       'ov.title': 'Situational overview', 'ov.updated': 'Updated', 'ov.open': 'Open incidents', 'ov.open.sub': '{n} incidents in all',
       'ov.lasthour': 'Alerts, last hour', 'ov.lasthour.sub': '{n} in the store', 'ov.eps': 'Events ingested / s', 'ov.eps.none': 'waiting for live statistics',
-      'ov.lag': 'Detection lag (median)', 'ov.lag.sub': 'event time → alert, last {n}', 'ov.overdue': 'Overdue reports', 'ov.overdue.sub': 'regulator reports',
+      'ov.lag': 'Detection lag (median)', 'ov.lag.sub': 'first evidence event → alert, last {n}', 'ov.overdue': 'Overdue reports', 'ov.overdue.sub': 'regulator reports',
       'ov.matrix': 'Open incidents: grade × severity', 'ov.grade': 'Grade', 'ov.total': 'Total',
       'ov.rate': 'Alert rate by severity', 'ov.rate.aria': 'Line chart of the alert rate by severity', 'ov.rate.window': 'last 24 h, per {b}', 'ov.rate.all': 'whole store (no alerts in the last 24 h), per {b}',
       'ov.rate.fallback': 'ui/vendor/uplot/ not found: drawn as SVG.', 'ov.rate.totals': 'The API does not bucket by severity and there are too many alerts to count here: totals only.',
@@ -150,27 +149,89 @@ export default {
   async render(root, match, ctx) {
     const { api, t } = ctx;
     const live = { eps: null, lag: null };
-    let timers = []; let plot = null; let destroyed = false; let refreshTimer = null; let lastRefresh = 0;
+    let timers = []; let plot = null; let destroyed = false; let refreshTimer = null; let lastRefresh = 0; let drawSeq = 0;
     const head = el('div', { class: 'page-head' }, el('h1', {}, t('ov.title')), el('span', { class: 'muted small', id: 'ov-updated' }));
-    const body = el('div', { class: 'ov-grid' }, el('p', { class: 'muted' }, t('loading')));
+    const body = el('div', { class: 'ov-grid' });
     mount(root, head, body);
 
     const optional = async (p) => { try { return await p; } catch (e) { if (e instanceof ApiError && (e.status === 403 || e.status === 404 || e.status === 422)) return { error: e }; throw e; } };
 
-    async function load() {
-      const now = Date.now();
-      const since24 = new Date(now - 24 * HOUR).toISOString();
-      const since1 = new Date(now - HOUR).toISOString();
-      const [all, hour, day, incidents, escapes, reports] = await Promise.all([
-        api('/stats', { params: { bucket: '1h' } }).catch(async (e) => { if (e instanceof ApiError && e.status === 422) return api('/stats', { params: { bucket: '1d' } }); throw e; }),
-        api('/stats', { params: { since: since1, bucket: '5m' } }),
-        api('/stats', { params: { since: since24, bucket: '10m' } }),
-        pages(api, '/incidents', { status: OPEN }),
-        pages(api, '/alerts', { detector: ESCAPE_DETECTORS }, 1000),
-        optional(api('/reports', { params: { limit: 200 } })),
-      ]);
-      let rateStats = day; let windowKey = 'ov.rate.window'; let bucketText = '10 min';
-      if (!(day.alerts && day.alerts.total)) {
+    // Every card is laid out at once and filled when its answer arrives: the headline figures
+    // and the rate chart come from small requests, the whole store's figures (a scan of every
+    // alert on a large store) and the slower panels must not hold them back.
+    const pending = () => [el('span', { 'aria-hidden': 'true' }, '…'), el('span', { class: 'visually-hidden' }, t('loading'))];
+    const waiting = () => el('p', { class: 'muted' }, t('loading'));
+    const kpis = el('div', { class: 'ov-kpis' },
+      kpi(t('ov.open'), pending(), pending(), 'open'),
+      kpi(t('ov.lasthour'), pending(), pending(), 'lasthour'),
+      kpi(t('ov.eps'), '—', t('ov.eps.none'), 'eps'),
+      kpi(t('ov.lag'), pending(), '', 'lag'),
+      kpi(t('ov.overdue'), pending(), t('ov.overdue.sub'), 'overdue'));
+    const matrixHead = el('h2', { id: 'ov-m-h' }, t('ov.matrix'));
+    const matrixBox = el('div', {}, waiting());
+    const rateAside = el('span', { class: 'aside muted' });
+    const chartBox = el('div', { class: 'chart' }, waiting());
+    const chartNote = el('p', { class: 'muted small' });
+    const heatBox = el('div', {}, waiting());
+    const reportsBox = el('div', {}, waiting());
+    const hostsBox = el('div', {}, waiting());
+    const detBox = el('div', {}, waiting());
+    const layout = [kpis,
+      el('section', { class: 'card span-4', 'aria-labelledby': 'ov-m-h' }, matrixHead, matrixBox),
+      el('section', { class: 'card span-8', 'aria-labelledby': 'ov-rate-h' }, el('h2', { id: 'ov-rate-h' }, t('ov.rate'), rateAside), chartBox, chartNote),
+      el('section', { class: 'card span-5', 'aria-labelledby': 'ov-t-h' }, el('h2', { id: 'ov-t-h' }, t('ov.tenants')), heatBox),
+      el('section', { class: 'card span-7', 'aria-labelledby': 'ov-r-h' }, el('h2', { id: 'ov-r-h' }, t('ov.reports')), reportsBox),
+      el('section', { class: 'card span-6', 'aria-labelledby': 'ov-h-h' }, el('h2', { id: 'ov-h-h' }, t('ov.hosts'), el('span', { class: 'aside muted' }, t('ov.hosts.sub'))), hostsBox),
+      el('section', { class: 'card span-6', 'aria-labelledby': 'ov-d-h' }, el('h2', { id: 'ov-d-h' }, t('ov.detectors')), detBox)];
+
+    // Performance marks for bench/console_paint.py: the headline figures and the chart painted
+    // (meaningful), then every panel (complete). Set once per render.
+    const HEADLINE = ['open', 'lasthour', 'matrix', 'rate'];
+    const EVERY = [...HEADLINE, 'store', 'lag', 'hosts', 'reports'];
+    const shown = new Set(); const marked = new Set();
+    function painted(part) {
+      shown.add(part);
+      for (const [name, parts] of [['fenghuo:overview-meaningful', HEADLINE], ['fenghuo:overview-complete', EVERY]]) {
+        if (!marked.has(name) && parts.every((p) => shown.has(p))) { marked.add(name); performance.mark(name); }
+      }
+    }
+
+    function fillKpi(id, value, sub) {
+      const card = kpis.querySelector(`[data-kpi="${id}"]`);
+      mount(card.querySelector('.kpi-value'), value);
+      if (sub !== undefined) mount(card.querySelector('.kpi-sub'), sub || '\u00a0');
+    }
+
+    function paintHour(hour) { fillKpi('lasthour', fmtNumber(hour.alerts?.total)); painted('lasthour'); }
+
+    function paintLag(recent) {
+      // detection lag from recent alerts, on the live stream's basis: first evidence event →
+      // first detection (both stable when later versions of the alert are merged in)
+      const lags = recent.map((x) => x.alert || x).map((a) => Math.max(0, (Date.parse(a.detected_at) - Date.parse(a.first_seen)) / 1000)).filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+      const lagMedian = lags.length ? lags[Math.floor(lags.length / 2)] : null;
+      fillKpi('lag', fmtSeconds(live.lag !== null ? live.lag : lagMedian), t('ov.lag.sub', { n: lags.length }));
+      painted('lag');
+    }
+
+    function paintMatrix(matrix) {
+      // grade × severity of the open incidents, counted by the store (GET /stats, the stream)
+      if (!matrix) return;
+      const count = (g, s) => Number(matrix[g]?.[s] || 0);
+      mount(matrixHead, t('ov.matrix'));
+      mount(matrixBox, el('table', { class: 'matrix' },
+        el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, t('ov.grade')), SEVERITIES.map((s) => el('th', { scope: 'col' }, severityBadge(s))), el('th', { scope: 'col' }, t('ov.total')))),
+        el('tbody', {}, GRADES.map((g) => {
+          const total = SEVERITIES.reduce((n, s) => n + count(g, s), 0);
+          return el('tr', {}, el('th', { scope: 'row', title: gradeLabel(g) }, el('span', { class: `grade grade-${g}` }, g, el('span', { class: 'visually-hidden' }, ` ${gradeLabel(g)}`))),
+            SEVERITIES.map((s) => el('td', { class: count(g, s) ? '' : 'zero' }, count(g, s) ? el('a', { href: `#/incidents?grade=${g}&severity=${s}&status=open`, 'aria-label': `${gradeLabel(g)} ${severityLabel(s)}: ${count(g, s)}` }, String(count(g, s))) : '0')),
+            el('td', {}, String(total)));
+        }))));
+      painted('matrix');
+    }
+
+    async function rate(dayP, since24, current) {
+      let rateStats = await dayP; let windowKey = 'ov.rate.window'; let bucketText = '10 min';
+      if (!(rateStats.alerts && rateStats.alerts.total)) {
         for (const b of ['5m', '1h', '1d']) {
           const r = await optional(api('/stats', { params: { bucket: b } }));
           if (!r.error) { rateStats = r; bucketText = b; break; }
@@ -182,83 +243,65 @@ export default {
         const params = windowKey === 'ov.rate.window' ? { since: since24 } : {};
         rateAlerts = (await pages(api, '/alerts', params, 2000)).items;
       }
-      const recent = (await api('/alerts', { params: { limit: 50 } })).items || [];
-      return { all, hour, rateStats, windowKey, bucketText, rateAlerts, incidents, escapes, reports, recent };
+      const series = buildSeries(rateStats, rateAlerts);
+      const uPlot = series.x.length ? await loadUplot() : null;
+      if (!current()) return;
+      if (plot) { plot.destroy(); plot = null; }
+      mount(rateAside, t(windowKey, { b: bucketText }));
+      chartNote.textContent = '';
+      mount(chartBox);
+      if (uPlot) { try { plot = uplotChart(uPlot, series, chartBox); } catch (e) { console.warn(e); mount(chartBox, svgChart(series, t), legend(series)); } } else {
+        mount(chartBox, series.x.length ? [svgChart(series, t), legend(series)] : el('p', { class: 'empty' }, t('ov.none')));
+        if (series.x.length) chartNote.textContent = t('ov.rate.fallback');
+      }
+      if (!series.perBucket && !rateAlerts && series.x.length) chartNote.textContent = `${chartNote.textContent} ${t('ov.rate.totals')}`;
+      painted('rate');
     }
 
-    async function draw() {
-      lastRefresh = Date.now();
-      let d;
-      try { d = await load(); } catch (e) { if (!destroyed) mount(body, ctx.errorBox(e, draw)); return; }
-      if (destroyed) return;
-      timers.forEach(clearInterval); timers = [];
-      if (plot) { plot.destroy(); plot = null; }
-      mount(document.getElementById('ov-updated') || el('span'), t('ov.updated'), ' ', timeEl(new Date().toISOString(), { date: false }));
-
-      // detection lag from recent alerts (event end → detected_at)
-      const lags = d.recent.map((x) => x.alert || x).map((a) => (Date.parse(a.detected_at) - Date.parse(a.last_seen)) / 1000).filter((v) => Number.isFinite(v) && v >= 0).sort((a, b) => a - b);
-      const lagMedian = lags.length ? lags[Math.floor(lags.length / 2)] : null;
-      const overdue = d.all.reports_overdue;
-      const kpis = el('div', { class: 'ov-kpis' },
-        kpi(t('ov.open'), fmtNumber(d.all.incidents?.open), t('ov.open.sub', { n: fmtNumber(d.all.incidents?.total) }), 'open'),
-        kpi(t('ov.lasthour'), fmtNumber(d.hour.alerts?.total), t('ov.lasthour.sub', { n: fmtNumber(d.all.alerts?.total) }), 'lasthour'),
-        kpi(t('ov.eps'), live.eps === null ? '—' : fmtNumber(live.eps, 1), live.eps === null ? t('ov.eps.none') : '', 'eps'),
-        kpi(t('ov.lag'), fmtSeconds(live.lag !== null ? live.lag : lagMedian), t('ov.lag.sub', { n: lags.length }), 'lag'),
-        kpi(t('ov.overdue'), fmtNumber(overdue), t('ov.overdue.sub'), 'overdue'));
-
-      // grade × severity matrix of open incidents
-      const counts = {}; for (const g of [...GRADES, '—']) counts[g] = Object.fromEntries(SEVERITIES.map((s) => [s, 0]));
-      for (const x of d.incidents.items) { const i = x.incident || x; const g = counts[i.grade] ? i.grade : '—'; if (counts[g][i.severity] !== undefined) counts[g][i.severity] += 1; }
-      const matrix = el('table', { class: 'matrix' },
-        el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, t('ov.grade')), SEVERITIES.map((s) => el('th', { scope: 'col' }, severityBadge(s))), el('th', { scope: 'col' }, t('ov.total')))),
-        el('tbody', {}, [...GRADES, '—'].filter((g) => g !== '—' || SEVERITIES.some((s) => counts['—'][s])).map((g) => {
-          const total = SEVERITIES.reduce((n, s) => n + counts[g][s], 0);
-          return el('tr', {}, el('th', { scope: 'row', title: gradeLabel(g) }, g === '—' ? '—' : el('span', { class: `grade grade-${g}` }, g, el('span', { class: 'visually-hidden' }, ` ${gradeLabel(g)}`))),
-            SEVERITIES.map((s) => el('td', { class: counts[g][s] ? '' : 'zero' }, counts[g][s] ? el('a', { href: `#/incidents?grade=${g}&severity=${s}&status=new`, 'aria-label': `${gradeLabel(g)} ${severityLabel(s)}: ${counts[g][s]}` }, String(counts[g][s])) : '0')),
-            el('td', {}, String(total)));
-        })));
-
-      // rate chart
-      const series = buildSeries(d.rateStats, d.rateAlerts);
-      const chartBox = el('div', { class: 'chart' });
-      const chartNote = el('p', { class: 'muted small' });
-      const rateCard = el('section', { class: 'card span-8', 'aria-labelledby': 'ov-rate-h' },
-        el('h2', { id: 'ov-rate-h' }, t('ov.rate'), el('span', { class: 'aside muted' }, t(d.windowKey, { b: d.bucketText }))), chartBox, chartNote);
-
+    function paintStore(all) {
+      fillKpi('open', fmtNumber(all.incidents?.open), t('ov.open.sub', { n: fmtNumber(all.incidents?.total) }));
+      mount(kpis.querySelector('[data-kpi="lasthour"] .kpi-sub'), t('ov.lasthour.sub', { n: fmtNumber(all.alerts?.total) }));
+      fillKpi('overdue', fmtNumber(all.reports_overdue));
       // tenants heat map
-      const tenants = (d.all.tenants_at_risk || []).slice(0, 12);
-      const heat = tenants.length ? el('div', { class: 'heat', role: 'list' }, tenants.flatMap((r) => [
+      const tenants = (all.tenants_at_risk || []).slice(0, 12);
+      mount(heatBox, tenants.length ? el('div', { class: 'heat', role: 'list' }, tenants.flatMap((r) => [
         el('a', { href: `#/alerts?tenant=${encodeURIComponent(r.tenant_id)}`, role: 'listitem', title: r.tenant_id }, r.tenant_id),
         el('div', { class: `heat-bar ${heatClass(r.risk)}`, style: { width: `${Math.max(2, Number(r.risk) || 0)}%` }, title: `risk ${fmtNumber(r.risk, 1)}`, 'aria-hidden': 'true' }),
         el('span', { class: 'small num' }, `${fmtNumber(r.risk, 0)} · ${t('ov.tenants.inc', { n: r.open_incidents })}`, r.highest_grade ? [' ', gradeBadge(r.highest_grade)] : null),
-      ])) : el('p', { class: 'empty' }, t('ov.none'));
+      ])) : el('p', { class: 'empty' }, t('ov.none')));
+      // detector hits
+      const det = Object.entries(all.by_detector || {}).sort((a, b) => b[1] - a[1]).slice(0, 12);
+      const detMax = Math.max(1, ...det.map((x) => x[1]));
+      mount(detBox, det.length ? el('ul', { class: 'list' }, det.map(([id, n]) => el('li', {},
+        el('a', { class: 'grow mono small', href: `#/alerts?detector=${encodeURIComponent(id)}` }, id),
+        el('div', { class: 'bar', style: { width: `${Math.round((n / detMax) * 120)}px` }, 'aria-hidden': 'true' }), el('span', { class: 'num small' }, fmtNumber(n))))) : el('p', { class: 'empty' }, t('ov.none')));
+      painted('open'); painted('store');
+    }
 
+    function paintHosts(escapes) {
       // hosts with escape signals
       const byHost = new Map();
-      for (const x of d.escapes.items) {
+      for (const x of escapes.items) {
         const a = x.alert || x; if (!a.host_id) continue;
         const h = byHost.get(a.host_id) || { n: 0, top: 'info', last: a.last_seen, tenants: new Set() };
         h.n += 1; if (SEVERITIES.indexOf(a.severity) < SEVERITIES.indexOf(h.top)) h.top = a.severity;
         if (a.last_seen > h.last) h.last = a.last_seen; h.tenants.add(a.tenant_id); byHost.set(a.host_id, h);
       }
       const hosts = [...byHost.entries()].sort((a, b) => SEVERITIES.indexOf(a[1].top) - SEVERITIES.indexOf(b[1].top) || b[1].n - a[1].n).slice(0, 10);
-      const hostList = hosts.length ? el('ul', { class: 'list' }, hosts.map(([id, h]) => el('li', {},
+      mount(hostsBox, hosts.length ? el('ul', { class: 'list' }, hosts.map(([id, h]) => el('li', {},
         severityBadge(h.top), el('a', { class: 'grow mono', href: `#/hosts/${encodeURIComponent(id)}` }, id),
-        el('a', { class: 'small', href: `#/alerts?host=${encodeURIComponent(id)}` }, `${h.n} ${t('ov.alerts')}`), timeEl(h.last, { date: false })))) : el('p', { class: 'empty' }, t('ov.none'));
+        el('a', { class: 'small', href: `#/alerts?host=${encodeURIComponent(id)}` }, `${h.n} ${t('ov.alerts')}`), timeEl(h.last, { date: false })))) : el('p', { class: 'empty' }, t('ov.none')));
+      painted('hosts');
+    }
 
-      // detector hits
-      const det = Object.entries(d.all.by_detector || {}).sort((a, b) => b[1] - a[1]).slice(0, 12);
-      const detMax = Math.max(1, ...det.map((x) => x[1]));
-      const detList = det.length ? el('ul', { class: 'list' }, det.map(([id, n]) => el('li', {},
-        el('a', { class: 'grow mono small', href: `#/alerts?detector=${encodeURIComponent(id)}` }, id),
-        el('div', { class: 'bar', style: { width: `${Math.round((n / detMax) * 120)}px` }, 'aria-hidden': 'true' }), el('span', { class: 'num small' }, fmtNumber(n))))) : el('p', { class: 'empty' }, t('ov.none'));
-
+    function paintReports(reports) {
       // reports due with live countdowns
+      timers.forEach(clearInterval); timers = [];
       let reportsBody;
-      if (d.reports.error) reportsBody = d.reports.error.status === 403 ? el('p', { class: 'muted' }, t('ov.reports.forbidden')) : ctx.errorBox(d.reports.error);
+      if (reports.error) reportsBody = reports.error.status === 403 ? el('p', { class: 'muted' }, t('ov.reports.forbidden')) : ctx.errorBox(reports.error);
       else {
-        const offset = d.reports.now ? Date.parse(d.reports.now) - Date.now() : 0; // server clock
-        const due = (d.reports.items || []).filter((r) => r.state !== 'submitted' && r.due_at).sort((a, b) => a.due_at.localeCompare(b.due_at)).slice(0, 10);
+        const offset = reports.now ? Date.parse(reports.now) - Date.now() : 0; // server clock
+        const due = (reports.items || []).filter((r) => r.state !== 'submitted' && r.due_at).sort((a, b) => a.due_at.localeCompare(b.due_at)).slice(0, 10);
         const cds = [];
         reportsBody = due.length ? el('ul', { class: 'list' }, due.map((r) => {
           const cd = el('span', { class: 'countdown', role: 'timer', dataset: { due: r.due_at } });
@@ -280,22 +323,42 @@ export default {
         };
         tick(); if (cds.length) timers.push(setInterval(tick, 1000));
       }
+      mount(reportsBox, reportsBody);
+      painted('reports');
+    }
 
-      mount(body, kpis,
-        el('section', { class: 'card span-4', 'aria-labelledby': 'ov-m-h' }, el('h2', { id: 'ov-m-h' }, t('ov.matrix'), d.incidents.truncated ? el('span', { class: 'aside' }, t('ov.truncated', { n: d.incidents.items.length })) : null), matrix),
-        rateCard,
-        el('section', { class: 'card span-5', 'aria-labelledby': 'ov-t-h' }, el('h2', { id: 'ov-t-h' }, t('ov.tenants')), heat),
-        el('section', { class: 'card span-7', 'aria-labelledby': 'ov-r-h' }, el('h2', { id: 'ov-r-h' }, t('ov.reports')), reportsBody),
-        el('section', { class: 'card span-6', 'aria-labelledby': 'ov-h-h' }, el('h2', { id: 'ov-h-h' }, t('ov.hosts'), el('span', { class: 'aside muted' }, t('ov.hosts.sub'))), hostList),
-        el('section', { class: 'card span-6', 'aria-labelledby': 'ov-d-h' }, el('h2', { id: 'ov-d-h' }, t('ov.detectors')), detList));
-
-      const uPlot = series.x.length ? await loadUplot() : null;
-      if (destroyed) return;
-      if (uPlot) { try { plot = uplotChart(uPlot, series, chartBox); } catch (e) { console.warn(e); mount(chartBox, svgChart(series, t), legend(series)); } } else {
-        mount(chartBox, series.x.length ? [svgChart(series, t), legend(series)] : el('p', { class: 'empty' }, t('ov.none')));
-        if (series.x.length) chartNote.textContent = t('ov.rate.fallback');
+    async function draw() {
+      lastRefresh = Date.now();
+      const seq = ++drawSeq;
+      const current = () => !destroyed && seq === drawSeq;
+      const now = Date.now();
+      const since24 = new Date(now - 24 * HOUR).toISOString();
+      const since1 = new Date(now - HOUR).toISOString();
+      if (!kpis.isConnected) mount(body, layout);
+      const paint = (fn) => (v) => { if (current()) fn(v); return v; };
+      try {
+        loadUplot(); // fetched while the figures are computed
+        // First the headline and the chart: small requests whatever the size of the store.
+        // The whole store's figures (daily buckets: its rate is not drawn) carry the open
+        // incidents and their grade x severity matrix, counted by the store.
+        await Promise.all([
+          api('/stats', { params: { since: since1, bucket: '5m' } }).then(paint(paintHour)),
+          api('/stats', { params: { bucket: '1d' } }).catch(async (e) => { if (e instanceof ApiError && e.status === 422) return api('/stats', { params: { bucket: '366d' } }); throw e; })
+            .then(paint((all) => { paintStore(all); paintMatrix(all.incidents?.open_by_grade_severity); })),
+          rate(api('/stats', { params: { since: since24, bucket: '10m' } }), since24, current),
+        ]);
+        if (!current()) return;
+        // Then the panels.
+        await Promise.all([
+          pages(api, '/alerts', { detector: ESCAPE_DETECTORS }, 1000).then(paint(paintHosts)),
+          optional(api('/reports', { params: { limit: 200 } })).then(paint(paintReports)),
+          api('/alerts', { params: { limit: 50 } }).then((p) => p.items || []).then(paint(paintLag)),
+        ]);
+      } catch (e) {
+        if (current()) { timers.forEach(clearInterval); timers = []; mount(body, ctx.errorBox(e, draw)); }
+        return;
       }
-      if (!series.perBucket && !d.rateAlerts && series.x.length) chartNote.textContent = `${chartNote.textContent} ${t('ov.rate.totals')}`;
+      if (current()) mount(document.getElementById('ov-updated') || el('span'), t('ov.updated'), ' ', timeEl(new Date().toISOString(), { date: false }));
     }
 
     function scheduleRefresh() {
@@ -312,15 +375,18 @@ export default {
 
     ctx.subscribe('stats', (s) => {
       if (!s || typeof s !== 'object') return;
-      const eps = s.events_per_second ?? s.eps ?? s.ingest?.events_per_second;
-      const lag = s.detection_lag_seconds ?? s.detection_lag ?? s.lag_seconds ?? s.detection_lag_p50_seconds;
+      const eps = s.events_per_second;
+      const lag = s.detection_lag?.p50_s;
       if (eps !== undefined && eps !== null) { live.eps = Number(eps); setKpi('eps', fmtNumber(live.eps, 1), ''); }
       if (lag !== undefined && lag !== null) { live.lag = Number(lag); setKpi('lag', fmtSeconds(live.lag)); }
-      if (s.incidents && s.incidents.open !== undefined) setKpi('open', fmtNumber(s.incidents.open));
+      // The stream's first frame carries the open incidents (of the whole store) at once.
+      const open = s.open_incidents;
+      if (open !== undefined && open !== null) { setKpi('open', fmtNumber(open)); painted('open'); }
+      if (s.open_by_grade_severity) paintMatrix(s.open_by_grade_severity);
     });
     ctx.subscribe('alert', () => {
       const card = root.querySelector('[data-kpi="lasthour"] .kpi-value');
-      if (card) { const n = Number(String(card.textContent).replace(/[^\d]/g, '')) || 0; setKpi('lasthour', fmtNumber(n + 1)); }
+      if (card && shown.has('lasthour')) { const n = Number(String(card.textContent).replace(/[^\d]/g, '')) || 0; setKpi('lasthour', fmtNumber(n + 1)); }
       scheduleRefresh();
     });
     ctx.subscribe('incident', scheduleRefresh);
