@@ -1,7 +1,7 @@
 """The Elasticsearch backend of the store (production), for Elasticsearch 9 through the official
 `elasticsearch` client. No server runs in this project's CI: the documents, templates and queries
-are unit-tested (`fenghuo.store.es_docs`), and the contract suite runs against a real server when
-FENGHUO_ES_URL is set.
+are unit-tested (`fenghuo.store.es_docs`, `fenghuo.store.es_queries`), and the contract suite runs
+against a real server when FENGHUO_ES_URL is set.
 
 Layout (`bootstrap`, idempotent): one ILM policy rolling over in the hot phase; an index template
 per series (alerts, incidents, actions, audit: ECS-aligned mappings, `index.lifecycle.*`
@@ -40,7 +40,7 @@ from fenghuo.intel.taxii_elastic import EsCollections, EsTaxiiStatus
 from fenghuo.intel.taxii_elastic_objects import EsObjects
 from fenghuo.model.alert import Alert, merge_alerts
 from fenghuo.model.incident import Incident
-from fenghuo.store import es_docs
+from fenghuo.store import es_docs, es_queries
 from fenghuo.store.base import (
     AlertQuery,
     AlertStats,
@@ -80,7 +80,7 @@ class EsAlerts:
 
     def get(self, scope: Scope, alert_id: str) -> AlertView | None:
         source = self._es.visible_source(
-            "alerts", es_docs.alert_query(scope, AlertQuery(), [alert_id])
+            "alerts", es_queries.alert_query(scope, AlertQuery(), [alert_id])
         )
         if source is None:
             return None
@@ -97,9 +97,9 @@ class EsAlerts:
     ) -> Page[AlertView]:
         hits = self._es.search(
             "alerts",
-            query=es_docs.alert_query(scope, query),
-            sort=es_docs.SORT,
-            search_after=es_docs.search_after(cursor),
+            query=es_queries.alert_query(scope, query),
+            sort=es_queries.SORT,
+            search_after=es_queries.search_after(cursor),
             size=check_limit(limit) + 1,
         )["hits"]["hits"]
         items = []
@@ -110,7 +110,7 @@ class EsAlerts:
 
     def count(self, scope: Scope, query: AlertQuery = AlertQuery()) -> int:  # noqa: B008
         response = self._es.client.count(
-            index=self._es.names.alias("alerts"), query=es_docs.alert_query(scope, query)
+            index=self._es.names.alias("alerts"), query=es_queries.alert_query(scope, query)
         )
         return int(response["count"])
 
@@ -124,12 +124,12 @@ class EsAlerts:
     ) -> AlertStats:
         response = self._es.search(
             "alerts",
-            query=es_docs.alert_query(scope, query),
-            aggs=es_docs.stats_aggregations(bucket, top),
+            query=es_queries.alert_query(scope, query),
+            aggs=es_queries.stats_aggregations(bucket, top),
             size=0,
             track_total_hits=True,
         )
-        return es_docs.parse_stats(response, top)
+        return es_queries.parse_stats(response, top)
 
 
 class EsIncidents:
@@ -164,7 +164,7 @@ class EsIncidents:
 
     def get(self, scope: Scope, incident_id: str) -> IncidentView | None:
         source = self._es.visible_source(
-            "incidents", es_docs.incident_query(scope, IncidentQuery(), [incident_id])
+            "incidents", es_queries.incident_query(scope, IncidentQuery(), [incident_id])
         )
         return _incident_view(source) if source is not None else None
 
@@ -178,16 +178,16 @@ class EsIncidents:
     ) -> Page[IncidentView]:
         hits = self._es.search(
             "incidents",
-            query=es_docs.incident_query(scope, query),
-            sort=es_docs.SORT,
-            search_after=es_docs.search_after(cursor),
+            query=es_queries.incident_query(scope, query),
+            sort=es_queries.SORT,
+            search_after=es_queries.search_after(cursor),
             size=check_limit(limit) + 1,
         )["hits"]["hits"]
         return Page([_incident_view(h["_source"]) for h in hits[:limit]], page_cursor(hits, limit))
 
     def count(self, scope: Scope, query: IncidentQuery = IncidentQuery()) -> int:  # noqa: B008
         response = self._es.client.count(
-            index=self._es.names.alias("incidents"), query=es_docs.incident_query(scope, query)
+            index=self._es.names.alias("incidents"), query=es_queries.incident_query(scope, query)
         )
         return int(response["count"])
 

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 from elasticsearch import ConflictError, NotFoundError
 
-from fenghuo.store import es_docs
+from fenghuo.store import es_docs, es_queries
 from fenghuo.store.base import (
     AlertQuery,
     AnalystAction,
@@ -39,8 +39,8 @@ from fenghuo.store.keys import ApiKey, Role, mint_key, parse_token, secret_match
 
 def _target_query(scope: Scope, kind: TargetKind, target_id: str) -> dict[str, Any]:
     if kind == "alert":
-        return es_docs.alert_query(scope, AlertQuery(), [target_id])
-    return es_docs.incident_query(scope, IncidentQuery(), [target_id])
+        return es_queries.alert_query(scope, AlertQuery(), [target_id])
+    return es_queries.incident_query(scope, IncidentQuery(), [target_id])
 
 
 def _series(kind: TargetKind) -> str:
@@ -159,7 +159,7 @@ class EsAudit:
         hits = self._es.search(
             "audit",
             query={"bool": {"filter": filters}},
-            sort=es_docs.AUDIT_SORT,
+            sort=es_queries.AUDIT_SORT,
             search_after=after,
             size=check_limit(limit) + 1,
         )["hits"]["hits"]

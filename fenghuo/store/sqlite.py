@@ -1,5 +1,6 @@
 """The SQLite backend of the store (embedded default): one WAL database file, schema from
-`fenghuo.store.migrations`, tenant scope and every filter inside the SQL, full text through FTS5.
+`fenghuo.store.migrations`, tenant scope and every filter inside the SQL (built by
+`fenghuo.store.sqlite_queries`), full text through FTS5.
 
 Connections are per thread (see `AlertStore`); writes run in BEGIN IMMEDIATE transactions, so
 the read-merge-write of an upsert and the append-then-derive of an action are atomic.
@@ -8,11 +9,9 @@ the read-merge-write of an upsert and the append-then-derive of an action are at
 from __future__ import annotations
 
 import datetime as dt
-import re
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import msgspec
 
@@ -46,6 +45,14 @@ from fenghuo.store.figures import IncidentAggregates
 from fenghuo.store.keys import KeyStore
 from fenghuo.store.sqlite_changes import SqliteChanges
 from fenghuo.store.sqlite_figures import incident_aggregates, rolled_up_stats
+from fenghuo.store.sqlite_queries import (
+    ALERTS_FROM,
+    INCIDENTS_FROM,
+    Where,
+    alert_where,
+    incident_where,
+    page_after,
+)
 from fenghuo.store.sqlite_suppressions import SqliteSuppressions
 
 _ENC = msgspec.json.Encoder()
@@ -53,123 +60,6 @@ _STATE = msgspec.json.Decoder(AnalystState)
 _ACTION = msgspec.json.Decoder(AnalystAction)
 _AUDIT = msgspec.json.Decoder(AuditEntry)
 MAX_LIMIT = 1000
-
-
-def fts_query(text: str) -> str | None:
-    """A user's words as an FTS5 query: every word must occur, a word of several tokens
-    ("acme-web-1", "10.2.0.11") as a phrase (its tokens in order), all quoted so that no
-    operator syntax reaches FTS5. None when there are no words."""
-    phrases = [" ".join(tokens) for w in text.split() if (tokens := re.findall(r"\w+", w))]
-    return " ".join(f'"{p}"' for p in phrases) if phrases else None
-
-
-class _Where:
-    """WHERE clauses and their parameters, built together: clauses are constant SQL written
-    here, every value is a bound parameter (which is why the f-string queries are safe)."""
-
-    def __init__(self) -> None:
-        self.clauses: list[str] = []
-        self.params: list[Any] = []
-
-    def add(self, clause: str, *params: Any) -> None:
-        self.clauses.append(clause)
-        self.params.extend(params)
-
-    def add_in(self, column: str, values: Iterable[str]) -> None:
-        items = sorted(values)
-        if items:
-            self.add(f"{column} IN ({_marks(items)})", *items)
-
-    def add_not_in(self, column: str, values: Iterable[str]) -> None:
-        """`column` is NULL or none of `values` (a bare NOT IN would drop the NULL rows)."""
-        items = sorted(values)
-        if items:
-            self.add(f"({column} IS NULL OR {column} NOT IN ({_marks(items)}))", *items)
-
-    def add_none_related(self, table: str, column: str, values: Iterable[str], alias: str) -> None:
-        """No row of `table` (incident_tenants, incident_hosts) links `alias` to one of
-        `values`: the negation of the EXISTS filters below."""
-        items = sorted(values)
-        if items:
-            # Constant table, column and alias names from this module; values are bound.
-            sql = f"NOT EXISTS (SELECT 1 FROM {table} x WHERE x.incident_id = {alias}.id"  # noqa: S608
-            self.add(f"{sql} AND x.{column} IN ({_marks(items)}))", *items)
-
-    def sql(self) -> str:
-        return " AND ".join(self.clauses) if self.clauses else "1"
-
-
-def _marks(items: list[str]) -> str:
-    return ", ".join("?" * len(items))
-
-
-def _alert_where(scope: Scope, query: AlertQuery) -> _Where:
-    where = _Where()
-    for tenant in (scope.tenant, query.tenant):
-        if tenant is not None:
-            where.add("(a.tenant_id = ? OR a.actor_tenant_id = ?)", tenant, tenant)
-    where.add_in("a.severity", (s.value for s in query.severities))
-    where.add_in("a.detector", query.detectors)
-    where.add_in("COALESCE(s.status, 'new')", (s.value for s in query.statuses))
-    if query.host_id is not None:
-        where.add("a.host_id = ?", query.host_id)
-    # The negations: "involving" a tenant is either role, as for `tenant` above.
-    where.add_not_in("a.tenant_id", query.exclude_tenants)
-    where.add_not_in("a.actor_tenant_id", query.exclude_tenants)
-    where.add_not_in("a.host_id", query.exclude_hosts)
-    where.add_not_in("a.detector", query.exclude_detectors)
-    if query.since is not None:
-        where.add("a.last_seen_ms >= ?", epoch_ms(query.since))
-    if query.until is not None:
-        where.add("a.first_seen_ms < ?", epoch_ms(query.until))
-    if query.text is not None:
-        match = fts_query(query.text)
-        if match is not None:
-            where.add("a.rowid IN (SELECT rowid FROM alerts_fts WHERE alerts_fts MATCH ?)", match)
-    return where
-
-
-def _incident_where(scope: Scope, query: IncidentQuery) -> _Where:
-    where = _Where()
-    for tenant in (scope.tenant, query.tenant):
-        if tenant is not None:
-            where.add(
-                "EXISTS (SELECT 1 FROM incident_tenants t"
-                " WHERE t.tenant_id = ? AND t.incident_id = i.id)",
-                tenant,
-            )
-    where.add_in("i.severity", (s.value for s in query.severities))
-    where.add_in("i.grade", (g.value for g in query.grades))
-    where.add_in("COALESCE(s.status, 'new')", (s.value for s in query.statuses))
-    if query.host_id is not None:
-        where.add(
-            "EXISTS (SELECT 1 FROM incident_hosts h WHERE h.host_id = ? AND h.incident_id = i.id)",
-            query.host_id,
-        )
-    where.add_none_related("incident_tenants", "tenant_id", query.exclude_tenants, "i")
-    where.add_none_related("incident_hosts", "host_id", query.exclude_hosts, "i")
-    if query.since is not None:
-        where.add("i.last_seen_ms >= ?", epoch_ms(query.since))
-    if query.until is not None:
-        where.add("i.first_seen_ms < ?", epoch_ms(query.until))
-    if query.text is not None:
-        match = fts_query(query.text)
-        if match is not None:
-            where.add(
-                "i.rowid IN (SELECT rowid FROM incidents_fts WHERE incidents_fts MATCH ?)", match
-            )
-    return where
-
-
-def _page_after(where: _Where, alias: str, cursor: str | None) -> None:
-    if cursor is not None:
-        first_seen_ms, doc_id = decode_cursor(cursor)
-        where.add(
-            f"({alias}.first_seen_ms < ? OR ({alias}.first_seen_ms = ? AND {alias}.id > ?))",
-            first_seen_ms,
-            first_seen_ms,
-            doc_id,
-        )
 
 
 def _check_limit(limit: int) -> int:
@@ -183,15 +73,6 @@ def _state(doc: str | None) -> AnalystState:
     return _STATE.decode(doc) if doc is not None else AnalystState()
 
 
-_ALERTS_FROM = (
-    "FROM alerts a LEFT JOIN analyst_state s ON s.target_kind = 'alert' AND s.target_id = a.id"
-)
-_INCIDENTS_FROM = (
-    "FROM incidents i LEFT JOIN analyst_state s"
-    " ON s.target_kind = 'incident' AND s.target_id = i.id"
-)
-
-
 class SqliteAlerts:
     def __init__(self, writer: AlertStore) -> None:
         self._writer = writer
@@ -200,11 +81,11 @@ class SqliteAlerts:
         return self._writer.upsert(alerts)
 
     def get(self, scope: Scope, alert_id: str) -> AlertView | None:
-        where = _alert_where(scope, AlertQuery())
+        where = alert_where(scope, AlertQuery())
         where.add("a.id = ?", alert_id)
         row = (
             self._writer.connection()
-            .execute(f"SELECT a.doc, s.doc {_ALERTS_FROM} WHERE {where.sql()}", where.params)
+            .execute(f"SELECT a.doc, s.doc {ALERTS_FROM} WHERE {where.sql()}", where.params)
             .fetchone()
         )
         return AlertView(alert=decode_alert(row[0]), state=_state(row[1])) if row else None
@@ -217,12 +98,12 @@ class SqliteAlerts:
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page[AlertView]:
-        where = _alert_where(scope, query)
-        _page_after(where, "a", cursor)
+        where = alert_where(scope, query)
+        page_after(where, "a", cursor)
         rows = (
             self._writer.connection()
             .execute(
-                f"SELECT a.doc, s.doc, a.first_seen_ms, a.id {_ALERTS_FROM} WHERE {where.sql()}"
+                f"SELECT a.doc, s.doc, a.first_seen_ms, a.id {ALERTS_FROM} WHERE {where.sql()}"
                 " ORDER BY a.first_seen_ms DESC, a.id LIMIT ?",
                 [*where.params, _check_limit(limit) + 1],
             )
@@ -233,8 +114,8 @@ class SqliteAlerts:
         return Page(items, encode_cursor(rows[limit - 1][2], rows[limit - 1][3]) if more else None)
 
     def count(self, scope: Scope, query: AlertQuery = AlertQuery()) -> int:  # noqa: B008
-        where = _alert_where(scope, query)
-        sql = f"SELECT count(*) {_ALERTS_FROM} WHERE {where.sql()}"
+        where = alert_where(scope, query)
+        sql = f"SELECT count(*) {ALERTS_FROM} WHERE {where.sql()}"
         return int(self._writer.connection().execute(sql, where.params).fetchone()[0])
 
     def stats(
@@ -245,9 +126,9 @@ class SqliteAlerts:
         bucket: dt.timedelta = dt.timedelta(hours=1),
         top: int = 10,
     ) -> AlertStats:
-        where = _alert_where(scope, query)
+        where = alert_where(scope, query)
         db = self._writer.connection()
-        base = f"{_ALERTS_FROM} WHERE {where.sql()}"
+        base = f"{ALERTS_FROM} WHERE {where.sql()}"
         width = int(bucket.total_seconds() * 1000)
         if width <= 0:
             msg = "the bucket width must be positive"
@@ -376,11 +257,11 @@ class SqliteIncidents:
         return deleted
 
     def get(self, scope: Scope, incident_id: str) -> IncidentView | None:
-        where = _incident_where(scope, IncidentQuery())
+        where = incident_where(scope, IncidentQuery())
         where.add("i.id = ?", incident_id)
         row = (
             self._writer.connection()
-            .execute(f"SELECT i.doc, s.doc {_INCIDENTS_FROM} WHERE {where.sql()}", where.params)
+            .execute(f"SELECT i.doc, s.doc {INCIDENTS_FROM} WHERE {where.sql()}", where.params)
             .fetchone()
         )
         return _incident_view(row[0], row[1]) if row else None
@@ -393,12 +274,12 @@ class SqliteIncidents:
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page[IncidentView]:
-        where = _incident_where(scope, query)
-        _page_after(where, "i", cursor)
+        where = incident_where(scope, query)
+        page_after(where, "i", cursor)
         rows = (
             self._writer.connection()
             .execute(
-                f"SELECT i.doc, s.doc, i.first_seen_ms, i.id {_INCIDENTS_FROM}"
+                f"SELECT i.doc, s.doc, i.first_seen_ms, i.id {INCIDENTS_FROM}"
                 f" WHERE {where.sql()} ORDER BY i.first_seen_ms DESC, i.id LIMIT ?",
                 [*where.params, _check_limit(limit) + 1],
             )
@@ -409,8 +290,8 @@ class SqliteIncidents:
         return Page(items, encode_cursor(rows[limit - 1][2], rows[limit - 1][3]) if more else None)
 
     def count(self, scope: Scope, query: IncidentQuery = IncidentQuery()) -> int:  # noqa: B008
-        where = _incident_where(scope, query)
-        sql = f"SELECT count(*) {_INCIDENTS_FROM} WHERE {where.sql()}"
+        where = incident_where(scope, query)
+        sql = f"SELECT count(*) {INCIDENTS_FROM} WHERE {where.sql()}"
         return int(self._writer.connection().execute(sql, where.params).fetchone()[0])
 
     def aggregate(
@@ -418,7 +299,7 @@ class SqliteIncidents:
         scope: Scope,
         query: IncidentQuery = IncidentQuery(),  # noqa: B008
     ) -> IncidentAggregates:
-        where = _incident_where(scope, query)
+        where = incident_where(scope, query)
         return incident_aggregates(self._writer.connection(), where.sql(), where.params)
 
 
@@ -430,11 +311,11 @@ def _incident_view(doc: str, state_doc: str | None) -> IncidentView:
 
 def _visible(db: sqlite3.Connection, scope: Scope, kind: TargetKind, target_id: str) -> bool:
     if kind == "alert":
-        where = _alert_where(scope, AlertQuery())
+        where = alert_where(scope, AlertQuery())
         where.add("a.id = ?", target_id)
         sql = f"SELECT 1 FROM alerts a WHERE {where.sql()}"  # noqa: S608 - bound values
     else:
-        where = _incident_where(scope, IncidentQuery())
+        where = incident_where(scope, IncidentQuery())
         where.add("i.id = ?", target_id)
         sql = f"SELECT 1 FROM incidents i WHERE {where.sql()}"  # noqa: S608 - bound values
     return db.execute(sql, where.params).fetchone() is not None
@@ -512,7 +393,7 @@ class SqliteAudit:
     def list(
         self, scope: Scope, *, limit: int = 100, cursor: str | None = None
     ) -> Page[AuditEntry]:
-        where = _Where()
+        where = Where()
         if scope.tenant is not None:
             where.add("tenant_id = ?", scope.tenant)
         if cursor is not None:

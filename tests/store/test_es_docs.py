@@ -15,7 +15,7 @@ from elasticsearch import ConflictError, NotFoundError
 
 from fenghuo.model.alert import Entity, Severity, merge_alerts
 from fenghuo.model.incident import IncidentStatus
-from fenghuo.store import es_docs
+from fenghuo.store import es_docs, es_queries
 from fenghuo.store.base import (
     AlertQuery,
     AnalystState,
@@ -106,16 +106,17 @@ def test_every_queried_field_is_mapped() -> None:
         text="escape",
     )
     alerts = es_docs.index_template(NAMES, "alerts")["template"]["mappings"]
-    used = _fields(es_docs.alert_query(Scope.of("acme"), full))
-    used |= _fields(es_docs.SORT) | _fields(es_docs.stats_aggregations(dt.timedelta(hours=1), 5))
+    used = _fields(es_queries.alert_query(Scope.of("acme"), full))
+    used |= _fields(es_queries.SORT)
+    used |= _fields(es_queries.stats_aggregations(dt.timedelta(hours=1), 5))
     assert used  # the walker found something
     for field in used:
         assert _mapped(alerts, field) is not None, field
     incidents = es_docs.index_template(NAMES, "incidents")["template"]["mappings"]
-    for field in _fields(es_docs.incident_query(Scope.of("acme"), IncidentQuery())):
+    for field in _fields(es_queries.incident_query(Scope.of("acme"), IncidentQuery())):
         assert _mapped(incidents, field) is not None, field
     audit = es_docs.index_template(NAMES, "audit")["template"]["mappings"]
-    for field in _fields(es_docs.AUDIT_SORT) | {"fenghuo.tenant_id"}:
+    for field in _fields(es_queries.AUDIT_SORT) | {"fenghuo.tenant_id"}:
         assert _mapped(audit, field) is not None, field
 
 
@@ -132,20 +133,20 @@ def test_templates_wire_rollover_through_ilm() -> None:
 
 
 def test_scope_is_a_filter_inside_the_query() -> None:
-    scoped = es_docs.alert_query(Scope.of("acme"), AlertQuery(text="vm escape"))
+    scoped = es_queries.alert_query(Scope.of("acme"), AlertQuery(text="vm escape"))
     assert {"term": {"fenghuo.scope_tenants": "acme"}} in scoped["bool"]["filter"]
     # Every word must match (one clause each), each as a phrase of its tokens.
     assert [c["multi_match"]["query"] for c in scoped["bool"]["must"]] == ["vm", "escape"]
     assert {c["multi_match"]["type"] for c in scoped["bool"]["must"]} == {"phrase"}
-    everything = es_docs.alert_query(Scope.everything(), AlertQuery())
+    everything = es_queries.alert_query(Scope.everything(), AlertQuery())
     assert everything["bool"]["filter"] == []
-    narrowed = es_docs.alert_query(Scope.of("acme"), AlertQuery(tenant="globex"))
+    narrowed = es_queries.alert_query(Scope.of("acme"), AlertQuery(tenant="globex"))
     assert len([f for f in narrowed["bool"]["filter"] if "term" in f]) == 2
 
 
 def test_cursor_becomes_search_after() -> None:
-    assert es_docs.search_after(None) is None
-    assert es_docs.search_after(encode_cursor(1767607200000, "a1")) == [1767607200000, "a1"]
+    assert es_queries.search_after(None) is None
+    assert es_queries.search_after(encode_cursor(1767607200000, "a1")) == [1767607200000, "a1"]
 
 
 def test_parse_stats() -> None:
@@ -161,7 +162,7 @@ def test_parse_stats() -> None:
             "top_hosts": {"buckets": [{"key": "hv-01", "doc_count": 3}]},
         },
     }
-    stats = es_docs.parse_stats(response, 5)
+    stats = es_queries.parse_stats(response, 5)
     assert stats.total == 3
     assert stats.buckets == [(T0, 3)]
     assert stats.by_tenant == {"acme": 2, "": 1}
