@@ -64,7 +64,7 @@ def test_analyst_opens_an_alerts_raw_records(
     assert raw.inner_text() == event.raw.original
     expect(last.locator("pre").nth(1)).to_contain_text(f'"id": "{event.id}"')
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "alert-evidence-en.png"))
+    page.screenshot(path=str(SCREENSHOTS / "evidence-en-analyst.png"))
     assert c.errors == []
 
 
@@ -86,5 +86,5 @@ def test_viewer_sees_its_own_events_only(new_console: Callable[..., Console], ho
     leaks = scanners(hour, load_inventory(hour))[tenant]
     assert leaks(drawer.inner_text()) == [], "the drawer names another tenant"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "alert-evidence-viewer-zh.png"))
+    page.screenshot(path=str(SCREENSHOTS / "evidence-zh-viewer.png"))
     assert c.errors == []
