@@ -30,7 +30,7 @@ from typing import Any
 import confluent_kafka
 from confluent_kafka import Producer
 
-from fenghuo.ingest.kafka.broker import EmbeddedBroker
+from fenghuo.ingest.kafka.broker import KafkaBroker
 from fenghuo.ingest.kafka.consume import count_messages
 from fenghuo.ingest.kafka.topics import ensure_topics
 
@@ -253,7 +253,7 @@ _KP_MODULES = {"lz4": "lz4", "zstd": "zstandard"}
 
 def bench_one(client: str, compression: str, payload: Payload) -> Result:
     run, _ = CLIENTS[client]
-    with EmbeddedBroker() as broker:
+    with KafkaBroker() as broker:
         ensure_topics(broker.bootstrap, [TOPIC], partitions=3)
         idem = confluent_idempotence(broker.bootstrap) if client == "confluent-kafka" else ""
         before = resource.getrusage(resource.RUSAGE_SELF)
@@ -322,7 +322,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     if args.probe_sequences:
-        with EmbeddedBroker() as broker:
+        with KafkaBroker() as broker:
             for line in probe_sequences(broker.bootstrap):
                 print(line)
         return

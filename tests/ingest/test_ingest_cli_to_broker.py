@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from fenghuo.demo.samples import demo_inventory_path
-from fenghuo.ingest.kafka.broker import EmbeddedBroker
+from fenghuo.ingest.kafka.broker import KafkaBroker
 from fenghuo.ingest.kafka.consume import count_messages, read_messages
 from fenghuo.ingest.kafka.topics import Topics
 from fenghuo.model import decode_event
@@ -58,7 +58,7 @@ def assert_topics_hold(bootstrap: str, topics: Topics, mixed_files: FileSet) -> 
 
 
 def test_mixed_file_set_through_cli(
-    broker: EmbeddedBroker, topics: Topics, mixed_files: FileSet, tmp_path: Path
+    broker: KafkaBroker, topics: Topics, mixed_files: FileSet, tmp_path: Path
 ) -> None:
     env = {
         **os.environ,

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import pytest
 
-from fenghuo.ingest.kafka.broker import EmbeddedBroker
+from fenghuo.ingest.kafka.broker import KafkaBroker
 from fenghuo.ingest.kafka.consume import count_messages, read_messages
 from fenghuo.ingest.kafka.producer import OutMessage, Publisher
 from fenghuo.ingest.kafka.topics import Topics
@@ -98,7 +98,7 @@ def test_rejects_a_non_positive_rate() -> None:
         stream_to_kafka(world, _ingestor(world, FakeSink(), Topics()), 0, threading.Event())
 
 
-def test_streams_to_the_embedded_broker(broker: EmbeddedBroker, topics: Topics) -> None:
+def test_streams_to_the_embedded_broker(broker: KafkaBroker, topics: Topics) -> None:
     world = create_world(CONFIG)
     rate, count = 400.0, 300
     with Publisher(broker.bootstrap, client_id="test-simulate") as publisher:

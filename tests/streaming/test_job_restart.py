@@ -23,7 +23,7 @@ import pytest
 
 from fenghuo.demo.samples import demo_inventory_path
 from fenghuo.detectors.registry import instantiate
-from fenghuo.ingest.kafka.broker import EmbeddedBroker, free_port
+from fenghuo.ingest.kafka.broker import KafkaBroker, free_port
 from fenghuo.ingest.kafka.consume import count_messages, read_messages
 from fenghuo.ingest.kafka.topics import Topics, ensure_topics
 from fenghuo.store.alerts import AlertStore
@@ -109,7 +109,7 @@ def processes() -> Iterator[list[StreamProcess]]:
 
 
 def test_killed_job_resumes_from_its_checkpoint(
-    broker: EmbeddedBroker, tmp_path: Path, processes: list[StreamProcess]
+    broker: KafkaBroker, tmp_path: Path, processes: list[StreamProcess]
 ) -> None:
     topics = Topics(prefix=f"r{uuid.uuid4().hex[:8]}.")
     ensure_topics(broker.bootstrap, topics)
