@@ -32,7 +32,7 @@ step (JVM, planner, submission, mini-cluster, Kafka assignment); "events/s" is N
 from then until the last event has passed the last Python step (counters reach the REST API
 once a second or so: runs are sized to last 15 s or more). "CPU" is the job's process tree (the
 Python client, the JVM, in process mode the Python workers) over the same interval; the
-broker's CPU is Tansu's.
+broker's CPU is the embedded broker's (Tansu 0.6.0 when the README's figures were measured).
 """
 
 from __future__ import annotations

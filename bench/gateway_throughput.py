@@ -221,7 +221,7 @@ def verify(bootstrap: str, prefix: str, outcome: Outcome) -> int:
     topics = sorted({*outcome.topics, f"{prefix}dlq"})
     with ThreadPoolExecutor(max_workers=len(topics)) as pool:
         counts = dict(
-            zip(topics, pool.map(lambda t: count_messages(bootstrap, t, 1.0), topics), strict=True)
+            zip(topics, pool.map(lambda t: count_messages(bootstrap, t), topics), strict=True)
         )
     for topic in topics:
         if counts[topic] != outcome.topics.get(topic, 0):

@@ -114,7 +114,7 @@ def test_authentication(gateway: Gateway, headers: dict[str, str], status: int, 
     assert response.status_code == status
     assert response.json()["title"] == title
     assert response.headers["www-authenticate"] == "Bearer"
-    assert count_messages(gateway.bootstrap, gateway.topics.network, idle_timeout=0.5) == 0
+    assert count_messages(gateway.bootstrap, gateway.topics.network) == 0
 
 
 def test_only_ingest_and_admin_roles_may_submit(gateway: Gateway) -> None:

@@ -27,7 +27,7 @@ from fenghuo.graph.reconcile import incidents_of
 from fenghuo.graph.runner import ServiceThread
 from fenghuo.graph.service import CorrelatorService, ServiceConfig
 from fenghuo.ingest.kafka.broker import KafkaBroker
-from fenghuo.ingest.kafka.consume import count_messages, read_messages
+from fenghuo.ingest.kafka.consume import count_messages, read_messages, read_to_end
 from fenghuo.ingest.kafka.producer import OutMessage, Publisher
 from fenghuo.ingest.kafka.topics import Topics
 from fenghuo.inventory import InventoryStore
@@ -122,8 +122,7 @@ def stored(store: SqliteStore) -> list[Incident]:
 
 def on_topic(broker: KafkaBroker, topics: Topics) -> list[Incident]:
     """The last non-tombstone value per key on the incidents topic (what compaction keeps)."""
-    count = count_messages(broker.bootstrap, topics.incidents, idle_timeout=0.5)
-    records = read_messages(broker.bootstrap, topics.incidents, count, timeout=30)
+    records = read_to_end(broker.bootstrap, topics.incidents)
     return [decode_incident(v) for v in incidents_of((r.key, r.value) for r in records).values()]
 
 
@@ -271,7 +270,7 @@ def test_a_record_that_is_not_an_alert_is_dead_lettered_and_the_service_goes_on(
         assert again.service.stats.dead_lettered == 0  # the first run dead-lettered them
     finally:
         again.stop()
-    assert count_messages(broker.bootstrap, topics.dlq, idle_timeout=0.5) == 2
+    assert count_messages(broker.bootstrap, topics.dlq) == 2
 
 
 def test_fenghuo_correlate_runs_until_sigint(
