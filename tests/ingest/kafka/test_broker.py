@@ -12,6 +12,7 @@ from confluent_kafka.admin import AdminClient
 
 from fenghuo.errors import BrokerUnavailableError
 from fenghuo.ingest.kafka.broker import KafkaBroker, run_broker_forever
+from fenghuo.ingest.kafka.broker_config import new_cluster_id
 from fenghuo.ingest.kafka.consume import count_messages
 from fenghuo.ingest.kafka.producer import OutMessage, Publisher
 from fenghuo.ingest.kafka.topics import Topics
@@ -84,3 +85,9 @@ def test_run_broker_forever_returns_on_sigint() -> None:
     assert len(seen) == 1
     assert not seen[0].is_running()
     assert signal.getsignal(signal.SIGINT) is previous
+
+
+def test_cluster_ids_never_look_like_options() -> None:
+    ids = {new_cluster_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)
