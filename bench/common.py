@@ -138,7 +138,7 @@ def verify_exactly_once(
     """Read every topic back: its messages must be exactly the acknowledged ones.
 
     `read_messages` reads as many as were acknowledged (a loss times out) and their fingerprints
-    must match one for one; then `count_messages` counts each topic to the end (idle 1 s, all
+    must match one for one; then `count_messages` counts each topic to its end offsets (all
     topics in parallel) so that a duplicate past the expected count is caught too. Topics in
     `empty` (the dead-letter topic) must hold nothing. Returns the counts found.
     """
@@ -152,7 +152,7 @@ def verify_exactly_once(
             raise LostMessagesError(msg)
     topics = [*sent, *empty]
     with ThreadPoolExecutor(max_workers=max(1, len(topics))) as pool:
-        counts = pool.map(lambda t: count_messages(bootstrap, t, 1.0), topics)
+        counts = pool.map(lambda t: count_messages(bootstrap, t), topics)
         counted = dict(zip(topics, counts, strict=True))
     for topic in topics:
         want = sum(sent[topic].values()) if topic in sent else 0

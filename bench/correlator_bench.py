@@ -231,14 +231,14 @@ def run_service(plan: Plan) -> dict[str, Any]:
     from bench.common import proc_cpu
     from fenghuo.graph.runner import ServiceThread
     from fenghuo.graph.service import CorrelatorService, ServiceConfig
-    from fenghuo.ingest.kafka.broker import EmbeddedBroker
+    from fenghuo.ingest.kafka.broker import KafkaBroker
     from fenghuo.ingest.kafka.producer import OutMessage, Publisher
     from fenghuo.ingest.kafka.topics import Topics, ensure_topics
 
     alerts = stream(hour_alerts(plan.root), plan.alerts, plan.spacing)
     index = hour_inventory(plan.root)
     topics = Topics(prefix=f"bench-{uuid.uuid4().hex[:8]}.")
-    with EmbeddedBroker() as broker, tempfile.TemporaryDirectory(prefix="fenghuo-bench-") as tmp:
+    with KafkaBroker() as broker, tempfile.TemporaryDirectory(prefix="fenghuo-bench-") as tmp:
         ensure_topics(broker.bootstrap, topics, partitions=plan.partitions)
         messages = [
             OutMessage(

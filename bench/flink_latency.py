@@ -61,7 +61,7 @@ from bench.flink_common import (
     tree_cpu,
     wait_for_quiet,
 )
-from fenghuo.ingest.kafka.broker import EmbeddedBroker, free_port
+from fenghuo.ingest.kafka.broker import KafkaBroker, free_port
 from fenghuo.ingest.kafka.topics import Topics, ensure_topics
 from fenghuo.model.alert import decode_alert
 
@@ -410,7 +410,7 @@ def main() -> None:
         f"{len(data)} events over {data.seconds:g} s; {len(data.moments)} alert versions in replay"
     )
     run = Run()
-    with EmbeddedBroker() as broker:
+    with KafkaBroker() as broker:
         topics = Topics(f"lat{uuid.uuid4().hex[:6]}.")
         ensure_topics(broker.bootstrap, topics)
         cmd = [sys.executable, "-m", "bench.flink_latency", "--worker"]

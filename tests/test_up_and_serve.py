@@ -25,7 +25,7 @@ from fenghuo.demo.samples import demo_inventory_path, sample_files
 from fenghuo.evaluate import ScoredAlert, matches
 from fenghuo.evidence.sqlite_archive import SqliteEventArchive
 from fenghuo.graph import correlate
-from fenghuo.ingest.kafka.broker import EmbeddedBroker, free_port
+from fenghuo.ingest.kafka.broker import KafkaBroker, free_port
 from fenghuo.ingest.kafka.consume import read_messages
 from fenghuo.ingest.kafka.topics import Topics
 from fenghuo.intel.stix import incident_stix_id
@@ -307,7 +307,7 @@ def scored(alert: Alert) -> ScoredAlert:
 
 
 def test_serve_against_a_running_broker(
-    broker: EmbeddedBroker, topics: Topics, tmp_path: Path
+    broker: KafkaBroker, topics: Topics, tmp_path: Path
 ) -> None:
     api_port = free_port()
     env = _env(tmp_path, FENGHUO_TOPIC_PREFIX=topics.prefix)

@@ -16,7 +16,7 @@ from collections import deque
 from pathlib import Path
 from typing import IO
 
-from fenghuo.children import die_with_parent, interrupt
+from fenghuo.children import die_with_parent, stop_child
 from fenghuo.errors import StreamJobError
 
 READY_MARK = "running on the local mini-cluster"
@@ -77,7 +77,7 @@ class StreamJobProcess:
         proc = self._proc
         if proc is None:
             return None
-        code = interrupt(proc, timeout, group=True)
+        code = stop_child(proc, timeout, sig=signal.SIGINT, group=True)
         if self._pump is not None:
             self._pump.join(timeout=10)
         return code

@@ -1,8 +1,9 @@
 """The Flink environment of `fenghuo stream`: jars, Python workers, checkpoints, restore.
 
 What has to be right for PyFlink 2.0 (verified here, see NOTES.md):
-- The Kafka connector and kafka-clients jars are not part of apache-flink; they come from the
-  pinned `flink-kafka` artifact and go into `pipeline.jars` (shipped to a remote cluster too).
+- The Kafka connector and kafka-clients jars are not part of apache-flink; they come from Maven
+  Central (the pinned `flink-kafka` jar set, fenghuo/maven/flink-kafka) and go into
+  `pipeline.jars` (shipped to a remote cluster too).
 - Python workers must run this interpreter (`python.executable`), else they miss pyflink.
 - Thread mode runs the functions in an interpreter embedded in the JVM (pemja). That interpreter
   does not process .pth files, so PYTHONPATH must name site-packages and the directory holding
@@ -27,13 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from fenghuo.artifacts import artifact_path
 from fenghuo.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-KAFKA_ARTIFACT = "flink-kafka"
-KAFKA_JARS = ("pyflink/lib/flink-connector-kafka.jar", "pyflink/lib/kafka-clients.jar")
+KAFKA_JAR_SET = "flink-kafka"
 ExecutionMode = Literal["thread", "process"]
 _CHECKPOINT = re.compile(r"chk-(\d+)")
 
@@ -57,8 +56,11 @@ class FlinkOptions:
 
 
 def kafka_jars() -> list[Path]:
-    """The connector jars, downloaded and verified on first use."""
-    return [artifact_path(KAFKA_ARTIFACT, member) for member in KAFKA_JARS]
+    """The connector jars (flink-connector-kafka and kafka-clients), fetched and verified on
+    first use."""
+    from fenghuo.maven_jars import jar_set_dir
+
+    return sorted(jar_set_dir(KAFKA_JAR_SET).glob("*.jar"))
 
 
 def python_path() -> list[str]:
@@ -216,8 +218,9 @@ def stream_environment(options: FlinkOptions) -> Any:
 
         gateway = get_gateway()
         host, _, port = options.jobmanager.rpartition(":")
-        jars = gateway.new_array(gateway.jvm.String, len(KAFKA_JARS))
-        for index, jar in enumerate(kafka_jars()):
+        paths = kafka_jars()
+        jars = gateway.new_array(gateway.jvm.String, len(paths))
+        for index, jar in enumerate(paths):
             jars[index] = str(jar.resolve())
         j_env = gateway.jvm.org.apache.flink.streaming.api.environment.StreamExecutionEnvironment
         env = StreamExecutionEnvironment(

@@ -12,7 +12,7 @@ import pytest
 
 from fenghuo.api.deps import Services
 from fenghuo.demo.samples import demo_inventory_path
-from fenghuo.ingest.kafka.broker import EmbeddedBroker, free_port
+from fenghuo.ingest.kafka.broker import KafkaBroker, free_port
 from fenghuo.ingest.kafka.producer import Publisher
 from fenghuo.ingest.kafka.topics import Topics
 from fenghuo.ingest.normalise import Normaliser
@@ -70,7 +70,7 @@ def running_gateway(
 
 
 @pytest.fixture
-def gateway(broker: EmbeddedBroker, topics: Topics, tmp_path: Path) -> Iterator[Gateway]:
+def gateway(broker: KafkaBroker, topics: Topics, tmp_path: Path) -> Iterator[Gateway]:
     with running_gateway(tmp_path, broker.bootstrap, topics) as running:
         yield running
 

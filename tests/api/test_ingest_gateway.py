@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from fenghuo.demo.samples import demo_inventory_path
-from fenghuo.ingest.kafka.broker import EmbeddedBroker
+from fenghuo.ingest.kafka.broker import KafkaBroker
 from fenghuo.ingest.kafka.consume import count_messages, read_messages
 from fenghuo.ingest.kafka.topics import Topics
 from fenghuo.inventory import InventoryStore
@@ -114,7 +114,7 @@ def test_authentication(gateway: Gateway, headers: dict[str, str], status: int, 
     assert response.status_code == status
     assert response.json()["title"] == title
     assert response.headers["www-authenticate"] == "Bearer"
-    assert count_messages(gateway.bootstrap, gateway.topics.network, idle_timeout=0.5) == 0
+    assert count_messages(gateway.bootstrap, gateway.topics.network) == 0
 
 
 def test_only_ingest_and_admin_roles_may_submit(gateway: Gateway) -> None:
@@ -145,7 +145,7 @@ def test_unknown_format_is_404(gateway: Gateway) -> None:
     assert "auditd" in response.json()["detail"]
 
 
-def test_body_limits(broker: EmbeddedBroker, topics: Topics, tmp_path: Path) -> None:
+def test_body_limits(broker: KafkaBroker, topics: Topics, tmp_path: Path) -> None:
     with running_gateway(tmp_path, broker.bootstrap, topics, max_body=4096) as gateway:
         big = (GOOD_FLOW + "\n") * 100
         response = gateway.client.post(
@@ -164,7 +164,7 @@ def test_body_limits(broker: EmbeddedBroker, topics: Topics, tmp_path: Path) -> 
 
 
 def test_inventory_edit_takes_effect_without_restart(
-    broker: EmbeddedBroker, topics: Topics, tmp_path: Path
+    broker: KafkaBroker, topics: Topics, tmp_path: Path
 ) -> None:
     path = tmp_path / "inventory.yaml"
     text = demo_inventory_path().read_text()

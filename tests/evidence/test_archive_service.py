@@ -12,7 +12,7 @@ import pytest
 from fenghuo.evidence.service import ArchiveConfig, ArchiveService
 from fenghuo.evidence.sqlite_archive import SqliteEventArchive
 from fenghuo.graph.runner import ServiceThread
-from fenghuo.ingest.kafka.broker import EmbeddedBroker
+from fenghuo.ingest.kafka.broker import KafkaBroker
 from fenghuo.ingest.kafka.producer import OutMessage, Publisher
 from fenghuo.ingest.kafka.topics import Topics
 from fenghuo.ingest.normalise import Normaliser
@@ -27,7 +27,7 @@ from tests.streaming.support import poll
 pytestmark = pytest.mark.kafka
 
 
-def start(broker: EmbeddedBroker, topics: Topics, path: Path) -> ServiceThread[ArchiveService]:
+def start(broker: KafkaBroker, topics: Topics, path: Path) -> ServiceThread[ArchiveService]:
     archive = SqliteEventArchive(path)
     config = ArchiveConfig(broker.bootstrap, topics, group_id=f"{topics.prefix}archive")
     running = ServiceThread(ArchiveService(config, archive), archive, name="archive")
@@ -36,7 +36,7 @@ def start(broker: EmbeddedBroker, topics: Topics, path: Path) -> ServiceThread[A
 
 
 def test_every_published_event_is_archived_once(
-    broker: EmbeddedBroker,
+    broker: KafkaBroker,
     topics: Topics,
     tmp_path: Path,
     mixed_files: FileSet,
@@ -80,7 +80,7 @@ def test_every_published_event_is_archived_once(
 
 
 def test_the_service_prunes_events_past_retention(
-    broker: EmbeddedBroker, topics: Topics, tmp_path: Path
+    broker: KafkaBroker, topics: Topics, tmp_path: Path
 ) -> None:
     path = tmp_path / "events.db"
     archive = SqliteEventArchive(path)

@@ -26,8 +26,8 @@ from fenghuo.graph import correlate
 from fenghuo.graph.reconcile import incidents_of
 from fenghuo.graph.runner import ServiceThread
 from fenghuo.graph.service import CorrelatorService, ServiceConfig
-from fenghuo.ingest.kafka.broker import EmbeddedBroker
-from fenghuo.ingest.kafka.consume import count_messages, read_messages
+from fenghuo.ingest.kafka.broker import KafkaBroker
+from fenghuo.ingest.kafka.consume import count_messages, read_messages, read_to_end
 from fenghuo.ingest.kafka.producer import OutMessage, Publisher
 from fenghuo.ingest.kafka.topics import Topics
 from fenghuo.inventory import InventoryStore
@@ -104,7 +104,7 @@ def alert_message(topics: Topics, alert: Alert) -> OutMessage:
     )
 
 
-def publish(broker: EmbeddedBroker, messages: Sequence[OutMessage]) -> None:
+def publish(broker: KafkaBroker, messages: Sequence[OutMessage]) -> None:
     with Publisher(broker.bootstrap, client_id="fenghuo-test") as publisher:
         publisher.publish(messages)
 
@@ -120,10 +120,9 @@ def stored(store: SqliteStore) -> list[Incident]:
     return [v.incident for v in store.incidents.list(ALL, limit=999).items]
 
 
-def on_topic(broker: EmbeddedBroker, topics: Topics) -> list[Incident]:
+def on_topic(broker: KafkaBroker, topics: Topics) -> list[Incident]:
     """The last non-tombstone value per key on the incidents topic (what compaction keeps)."""
-    count = count_messages(broker.bootstrap, topics.incidents, idle_timeout=0.5)
-    records = read_messages(broker.bootstrap, topics.incidents, count, timeout=30)
+    records = read_to_end(broker.bootstrap, topics.incidents)
     return [decode_incident(v) for v in incidents_of((r.key, r.value) for r in records).values()]
 
 
@@ -153,7 +152,7 @@ def wait_for_incidents(store: SqliteStore, expected: list[Incident], timeout: fl
 
 
 def test_the_service_gives_replays_incidents_in_the_store_and_on_the_topic(
-    broker: EmbeddedBroker, topics: Topics, hour: Hour, sqlite_store: SqliteStore
+    broker: KafkaBroker, topics: Topics, hour: Hour, sqlite_store: SqliteStore
 ) -> None:
     config = ServiceConfig(broker.bootstrap, topics, group_id=f"g-{uuid.uuid4().hex}")
     running = started(CorrelatorService, config, sqlite_store, hour.index)
@@ -170,7 +169,7 @@ def test_the_service_gives_replays_incidents_in_the_store_and_on_the_topic(
 
 
 def test_a_restart_mid_stream_ends_with_the_same_incidents(
-    broker: EmbeddedBroker, topics: Topics, hour: Hour, sqlite_store: SqliteStore
+    broker: KafkaBroker, topics: Topics, hour: Hour, sqlite_store: SqliteStore
 ) -> None:
     config = ServiceConfig(broker.bootstrap, topics, f"g-{uuid.uuid4().hex}", batch_size=100)
     messages = [alert_message(topics, a) for a in hour.versions]
@@ -214,7 +213,7 @@ class CrashAfterWrite(CorrelatorService):
 
 
 def test_a_crash_between_write_and_commit_leaves_no_stale_incident(
-    broker: EmbeddedBroker, topics: Topics, sqlite_store: SqliteStore
+    broker: KafkaBroker, topics: Topics, sqlite_store: SqliteStore
 ) -> None:
     index = support.inventory()
     other = support.alert("x", at=0, host="hv-02", tenant="initech")
@@ -239,7 +238,7 @@ def test_a_crash_between_write_and_commit_leaves_no_stale_incident(
 
 
 def test_a_record_that_is_not_an_alert_is_dead_lettered_and_the_service_goes_on(
-    broker: EmbeddedBroker, topics: Topics, sqlite_store: SqliteStore
+    broker: KafkaBroker, topics: Topics, sqlite_store: SqliteStore
 ) -> None:
     index = support.inventory()
     good = support.alert("g1", host="hv-01")
@@ -271,11 +270,11 @@ def test_a_record_that_is_not_an_alert_is_dead_lettered_and_the_service_goes_on(
         assert again.service.stats.dead_lettered == 0  # the first run dead-lettered them
     finally:
         again.stop()
-    assert count_messages(broker.bootstrap, topics.dlq, idle_timeout=0.5) == 2
+    assert count_messages(broker.bootstrap, topics.dlq) == 2
 
 
 def test_fenghuo_correlate_runs_until_sigint(
-    broker: EmbeddedBroker, topics: Topics, tmp_path: Path
+    broker: KafkaBroker, topics: Topics, tmp_path: Path
 ) -> None:
     inventory = tmp_path / "inventory.yaml"
     inventory.write_text(support.INVENTORY_YAML)
@@ -321,7 +320,7 @@ def copy_of(alert: Alert, copy: int) -> Alert:
 
 
 def test_partitions_read_at_different_speeds_still_give_replays_incidents(
-    broker: EmbeddedBroker, topics: Topics, hour: Hour, sqlite_store: SqliteStore
+    broker: KafkaBroker, topics: Topics, hour: Hour, sqlite_store: SqliteStore
 ) -> None:
     # Days of event time whose tenants hash to partitions of very different density: one
     # fetch of a quiet partition covers many more hours than one of a busy partition, so the

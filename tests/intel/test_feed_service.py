@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fenghuo.graph.runner import ServiceThread
-from fenghuo.ingest.kafka.broker import EmbeddedBroker
+from fenghuo.ingest.kafka.broker import KafkaBroker
 from fenghuo.ingest.kafka.producer import OutMessage, Publisher
 from fenghuo.ingest.kafka.topics import Topics
 from fenghuo.intel.collections import Collection, CollectionFilter, new_collection_id
@@ -34,7 +34,7 @@ NOW = dt.datetime(2026, 1, 5, 12, tzinfo=dt.UTC)
 
 
 def start(
-    broker: EmbeddedBroker, topics: Topics, path: Path, inventory: InventoryIndex
+    broker: KafkaBroker, topics: Topics, path: Path, inventory: InventoryIndex
 ) -> ServiceThread[FeedService]:
     store = SqliteStore(path)
     writer = FeedWriter(store, b"feed-service-key", lambda: inventory)
@@ -51,7 +51,7 @@ def incident_ids(store: SqliteStore, collection: Collection) -> dict[str, bool]:
 
 
 def test_incidents_and_tombstones_become_objects_and_reports(
-    broker: EmbeddedBroker, topics: Topics, tmp_path: Path, hour: Hour
+    broker: KafkaBroker, topics: Topics, tmp_path: Path, hour: Hour
 ) -> None:
     path = tmp_path / "fenghuo.db"
     store = SqliteStore(path)

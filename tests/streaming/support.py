@@ -16,7 +16,7 @@ from fenghuo.detectors.base import Context, Detector, DetectorMeta, Finding
 from fenghuo.detectors.config import DetectionConfig
 from fenghuo.detectors.engine import DetectionEngine
 from fenghuo.detectors.testing import FIXED_NOW, demo_inventory
-from fenghuo.ingest.kafka.consume import count_messages, read_messages
+from fenghuo.ingest.kafka.consume import read_to_end
 from fenghuo.ingest.kafka.producer import Publisher
 from fenghuo.ingest.kafka.topics import Topics
 from fenghuo.ingest.routing import event_message
@@ -70,8 +70,7 @@ def publish(bootstrap: str, topics: Topics, events: Iterable[Event]) -> int:
 
 def topic_alerts(bootstrap: str, topic: str) -> list[Alert]:
     """Every alert version on the topic, folded by id."""
-    count = count_messages(bootstrap, topic, idle_timeout=0.5)
-    messages = read_messages(bootstrap, topic, count, timeout=30) if count else []
+    messages = read_to_end(bootstrap, topic)
     return fold_alerts(decode_alert(m.value) for m in messages if m.value is not None)
 
 

@@ -72,8 +72,8 @@ def test_configuration_of_a_local_run(tmp_path: Path) -> None:
     assert conf["rest.port"] == "18081"
     jars = conf["pipeline.jars"].split(";")
     assert [j.rsplit("/", 1)[1] for j in jars] == [
-        "flink-connector-kafka.jar",
-        "kafka-clients.jar",
+        "flink-connector-kafka-4.0.1-2.0.jar",
+        "kafka-clients-3.9.1.jar",
     ]
     assert "execution.target" not in conf
 

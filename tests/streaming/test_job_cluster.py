@@ -27,7 +27,7 @@ import yaml
 
 from fenghuo.demo.samples import demo_inventory_path
 from fenghuo.detectors.registry import instantiate
-from fenghuo.ingest.kafka.broker import EmbeddedBroker, free_port
+from fenghuo.ingest.kafka.broker import KafkaBroker, free_port
 from fenghuo.ingest.kafka.topics import Topics, ensure_topics
 from fenghuo.streaming.flink_env import python_path
 from fenghuo.streaming.flush import publish_flush
@@ -113,7 +113,7 @@ def cancel(port: int, job_id: str) -> None:
 
 
 def test_submitted_to_a_cluster_the_job_gives_replays_alerts(
-    broker: EmbeddedBroker, cluster: Cluster, tmp_path: Path
+    broker: KafkaBroker, cluster: Cluster, tmp_path: Path
 ) -> None:
     topics = Topics(prefix=f"c{uuid.uuid4().hex[:8]}.")
     ensure_topics(broker.bootstrap, topics)

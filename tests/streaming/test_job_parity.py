@@ -17,7 +17,7 @@ import pytest
 
 from fenghuo.demo.samples import demo_inventory_path
 from fenghuo.detectors.registry import instantiate
-from fenghuo.ingest.kafka.broker import EmbeddedBroker, free_port
+from fenghuo.ingest.kafka.broker import KafkaBroker, free_port
 from fenghuo.ingest.kafka.topics import Topics, ensure_topics
 from fenghuo.model import ProcessExec
 from fenghuo.model.alert import Alert
@@ -50,7 +50,7 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def run(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+def run(broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     tmp = tmp_path_factory.mktemp("parity")
     topics = Topics(prefix=f"p{uuid.uuid4().hex[:8]}.")
     ensure_topics(broker.bootstrap, topics)

@@ -23,8 +23,8 @@ import pytest
 
 from fenghuo.demo.samples import demo_inventory_path
 from fenghuo.detectors.registry import instantiate
-from fenghuo.ingest.kafka.broker import EmbeddedBroker, free_port
-from fenghuo.ingest.kafka.consume import count_messages, read_messages
+from fenghuo.ingest.kafka.broker import KafkaBroker, free_port
+from fenghuo.ingest.kafka.consume import read_to_end
 from fenghuo.ingest.kafka.topics import Topics, ensure_topics
 from fenghuo.store.alerts import AlertStore
 from fenghuo.streaming.flush import publish_flush
@@ -109,7 +109,7 @@ def processes() -> Iterator[list[StreamProcess]]:
 
 
 def test_killed_job_resumes_from_its_checkpoint(
-    broker: EmbeddedBroker, tmp_path: Path, processes: list[StreamProcess]
+    broker: KafkaBroker, tmp_path: Path, processes: list[StreamProcess]
 ) -> None:
     topics = Topics(prefix=f"r{uuid.uuid4().hex[:8]}.")
     ensure_topics(broker.bootstrap, topics)
@@ -184,6 +184,6 @@ def partition_counts(bootstrap: str, topics: Topics) -> Counter[tuple[str, int]]
     """Records per (topic, partition) of the telemetry topics."""
     counts: Counter[tuple[str, int]] = Counter()
     for topic in topics.telemetry():
-        for message in read_messages(bootstrap, topic, count_messages(bootstrap, topic, 0.5), 10):
+        for message in read_to_end(bootstrap, topic):
             counts[(message.topic, message.partition)] += 1
     return counts

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from fenghuo.evaluate import EvaluationReport, run_evaluate
-from fenghuo.ingest.kafka.broker import EmbeddedBroker, free_port
+from fenghuo.ingest.kafka.broker import KafkaBroker, free_port
 from fenghuo.ingest.kafka.topics import Topics, ensure_topics
 from fenghuo.model.alert import Alert, decode_alert, encode_alert
 from fenghuo.simulate.labels import load_labels
@@ -80,7 +80,7 @@ def score(alerts: list[Alert], root: Path, path: Path) -> EvaluationReport:
 
 
 @pytest.fixture(scope="module")
-def hour(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Hour:
+def hour(broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -> Hour:
     tmp = tmp_path_factory.mktemp("hour")
     history, root = tmp / "history", tmp / "hour"
     fenghuo("simulate", "--out", str(history), "--duration", "6h", "--attack-rounds", "0",

