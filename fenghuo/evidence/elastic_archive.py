@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from elasticsearch import Elasticsearch, helpers
+from elasticsearch import BadRequestError, Elasticsearch, helpers
 
 from fenghuo.model.events import Event, decode_event, encode_event
 from fenghuo.store.base import StoreError
@@ -35,7 +35,11 @@ class ElasticEventArchive:
         self.index = f"{prefix}events"
         self.refresh_on_write = False  # tests: see each write at once
         if not client.indices.exists(index=self.index):
-            client.indices.create(index=self.index, mappings=_MAPPINGS)
+            try:
+                client.indices.create(index=self.index, mappings=_MAPPINGS)
+            except BadRequestError as exc:  # another process (API, service) created it first
+                if exc.error != "resource_already_exists_exception":
+                    raise
 
     @classmethod
     def connect(cls, url: str, *, prefix: str = "fenghuo-") -> ElasticEventArchive:
