@@ -1,6 +1,7 @@
 """The SQLite backend of the store (embedded default): one WAL database file, schema from
 `fenghuo.store.migrations`, tenant scope and every filter inside the SQL (built by
-`fenghuo.store.sqlite_queries`), full text through FTS5.
+`fenghuo.store.sqlite_queries`), full text through FTS5; the action log and the audit trail in
+`fenghuo.store.sqlite_logs`.
 
 Connections are per thread (see `AlertStore`); writes run in BEGIN IMMEDIATE transactions, so
 the read-merge-write of an upsert and the append-then-derive of an action are atomic.
@@ -9,7 +10,6 @@ the read-merge-write of an upsert and the append-then-derive of an action are at
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -25,18 +25,11 @@ from fenghuo.store.base import (
     AlertQuery,
     AlertStats,
     AlertView,
-    AnalystAction,
-    AnalystState,
-    AuditEntry,
     IncidentQuery,
     IncidentView,
-    NotFoundError,
     Page,
     Scope,
     StoreError,
-    TargetKind,
-    apply_action,
-    decode_cursor,
     encode_cursor,
     epoch_ms,
     newer_incident,
@@ -45,10 +38,10 @@ from fenghuo.store.figures import IncidentAggregates
 from fenghuo.store.keys import KeyStore
 from fenghuo.store.sqlite_changes import SqliteChanges
 from fenghuo.store.sqlite_figures import incident_aggregates, rolled_up_stats
+from fenghuo.store.sqlite_logs import SqliteActions, SqliteAudit, check_limit, state_of
 from fenghuo.store.sqlite_queries import (
     ALERTS_FROM,
     INCIDENTS_FROM,
-    Where,
     alert_where,
     incident_where,
     page_after,
@@ -56,21 +49,6 @@ from fenghuo.store.sqlite_queries import (
 from fenghuo.store.sqlite_suppressions import SqliteSuppressions
 
 _ENC = msgspec.json.Encoder()
-_STATE = msgspec.json.Decoder(AnalystState)
-_ACTION = msgspec.json.Decoder(AnalystAction)
-_AUDIT = msgspec.json.Decoder(AuditEntry)
-MAX_LIMIT = 1000
-
-
-def _check_limit(limit: int) -> int:
-    if not 1 <= limit <= MAX_LIMIT:
-        msg = f"limit must be between 1 and {MAX_LIMIT}, not {limit}"
-        raise StoreError(msg)
-    return limit
-
-
-def _state(doc: str | None) -> AnalystState:
-    return _STATE.decode(doc) if doc is not None else AnalystState()
 
 
 class SqliteAlerts:
@@ -88,7 +66,7 @@ class SqliteAlerts:
             .execute(f"SELECT a.doc, s.doc {ALERTS_FROM} WHERE {where.sql()}", where.params)
             .fetchone()
         )
-        return AlertView(alert=decode_alert(row[0]), state=_state(row[1])) if row else None
+        return AlertView(alert=decode_alert(row[0]), state=state_of(row[1])) if row else None
 
     def list(
         self,
@@ -105,11 +83,11 @@ class SqliteAlerts:
             .execute(
                 f"SELECT a.doc, s.doc, a.first_seen_ms, a.id {ALERTS_FROM} WHERE {where.sql()}"
                 " ORDER BY a.first_seen_ms DESC, a.id LIMIT ?",
-                [*where.params, _check_limit(limit) + 1],
+                [*where.params, check_limit(limit) + 1],
             )
             .fetchall()
         )
-        items = [AlertView(alert=decode_alert(r[0]), state=_state(r[1])) for r in rows[:limit]]
+        items = [AlertView(alert=decode_alert(r[0]), state=state_of(r[1])) for r in rows[:limit]]
         more = len(rows) > limit
         return Page(items, encode_cursor(rows[limit - 1][2], rows[limit - 1][3]) if more else None)
 
@@ -281,7 +259,7 @@ class SqliteIncidents:
             .execute(
                 f"SELECT i.doc, s.doc, i.first_seen_ms, i.id {INCIDENTS_FROM}"
                 f" WHERE {where.sql()} ORDER BY i.first_seen_ms DESC, i.id LIMIT ?",
-                [*where.params, _check_limit(limit) + 1],
+                [*where.params, check_limit(limit) + 1],
             )
             .fetchall()
         )
@@ -304,113 +282,9 @@ class SqliteIncidents:
 
 
 def _incident_view(doc: str, state_doc: str | None) -> IncidentView:
-    state = _state(state_doc)
+    state = state_of(state_doc)
     incident = msgspec.structs.replace(decode_incident(doc), status=state.status)
     return IncidentView(incident=incident, state=state)
-
-
-def _visible(db: sqlite3.Connection, scope: Scope, kind: TargetKind, target_id: str) -> bool:
-    if kind == "alert":
-        where = alert_where(scope, AlertQuery())
-        where.add("a.id = ?", target_id)
-        sql = f"SELECT 1 FROM alerts a WHERE {where.sql()}"  # noqa: S608 - bound values
-    else:
-        where = incident_where(scope, IncidentQuery())
-        where.add("i.id = ?", target_id)
-        sql = f"SELECT 1 FROM incidents i WHERE {where.sql()}"  # noqa: S608 - bound values
-    return db.execute(sql, where.params).fetchone() is not None
-
-
-class SqliteActions:
-    def __init__(self, writer: AlertStore) -> None:
-        self._writer = writer
-
-    def record(self, scope: Scope, action: AnalystAction) -> AnalystState:
-        with self._writer.transaction() as db:
-            if not _visible(db, scope, action.target_kind, action.target_id):
-                msg = f"no {action.target_kind} {action.target_id} in scope"
-                raise NotFoundError(msg)
-            row = db.execute(
-                "SELECT doc FROM analyst_state WHERE target_kind = ? AND target_id = ?",
-                (action.target_kind, action.target_id),
-            ).fetchone()
-            state = _state(row[0] if row else None)
-            inserted = db.execute(
-                "INSERT OR IGNORE INTO actions (id, target_kind, target_id, doc)"
-                " VALUES (?, ?, ?, ?)",
-                (action.id, action.target_kind, action.target_id, _ENC.encode(action).decode()),
-            ).rowcount
-            if inserted:
-                state = apply_action(state, action)
-                db.execute(
-                    "INSERT INTO analyst_state (target_kind, target_id, status, assignee, doc)"
-                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (target_kind, target_id) DO UPDATE SET"
-                    " status = excluded.status, assignee = excluded.assignee, doc = excluded.doc",
-                    (
-                        action.target_kind,
-                        action.target_id,
-                        state.status.value,
-                        state.assignee,
-                        _ENC.encode(state).decode(),
-                    ),
-                )
-        return state
-
-    def history(self, scope: Scope, kind: TargetKind, target_id: str) -> list[AnalystAction]:
-        db = self._writer.connection()
-        if not _visible(db, scope, kind, target_id):
-            return []
-        rows = db.execute(
-            "SELECT doc FROM actions WHERE target_kind = ? AND target_id = ? ORDER BY seq",
-            (kind, target_id),
-        ).fetchall()
-        return [_ACTION.decode(r[0]) for r in rows]
-
-    def state(self, scope: Scope, kind: TargetKind, target_id: str) -> AnalystState | None:
-        db = self._writer.connection()
-        if not _visible(db, scope, kind, target_id):
-            return None
-        row = db.execute(
-            "SELECT doc FROM analyst_state WHERE target_kind = ? AND target_id = ?",
-            (kind, target_id),
-        ).fetchone()
-        return _state(row[0] if row else None)
-
-
-class SqliteAudit:
-    """Append-only: triggers refuse UPDATE and DELETE on the table itself."""
-
-    def __init__(self, writer: AlertStore) -> None:
-        self._writer = writer
-
-    def append(self, entry: AuditEntry) -> None:
-        with self._writer.transaction() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO audit (id, at_ms, tenant_id, doc) VALUES (?, ?, ?, ?)",
-                (entry.id, epoch_ms(entry.at), entry.tenant_id, _ENC.encode(entry).decode()),
-            )
-
-    def list(
-        self, scope: Scope, *, limit: int = 100, cursor: str | None = None
-    ) -> Page[AuditEntry]:
-        where = Where()
-        if scope.tenant is not None:
-            where.add("tenant_id = ?", scope.tenant)
-        if cursor is not None:
-            seq, _id = decode_cursor(cursor)
-            where.add("seq < ?", seq)
-        rows = (
-            self._writer.connection()
-            .execute(
-                f"SELECT doc, seq, id FROM audit WHERE {where.sql()}"  # noqa: S608 - bound values
-                " ORDER BY seq DESC LIMIT ?",
-                [*where.params, _check_limit(limit) + 1],
-            )
-            .fetchall()
-        )
-        items = [_AUDIT.decode(r[0]) for r in rows[:limit]]
-        more = len(rows) > limit
-        return Page(items, encode_cursor(rows[limit - 1][1], rows[limit - 1][2]) if more else None)
 
 
 class SqliteStore:
