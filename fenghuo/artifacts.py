@@ -1,8 +1,8 @@
 """Pinned downloads: files Fenghuo fetches but never installs.
 
 Two kinds: PyPI files listed in artifacts.toml (this module), and Maven Central jars pinned by a
-pom and a lock under fenghuo/maven/ (the Kafka broker, Flink's Kafka connector; see
-`fenghuo.maven_jars`). `ensure_all` ensures both.
+pom and a lock under fenghuo/maven/ (the Kafka broker, Flink's Kafka connector, the OpenSearch
+node; see `fenghuo.maven_jars`). `ensure_all` ensures both.
 
 The manifest (artifacts.toml) pins each accepted wheel by file name and sha256. `ensure_artifact`
 downloads with pip (so the configured index and proxy apply), refuses an unpinned file or a hash

@@ -57,7 +57,8 @@ def main(verbose: bool) -> None:
 
 @main.command()
 def setup() -> None:
-    """Download and verify the pinned artifacts (Kafka broker and Flink connector jars)."""
+    """Download and verify the pinned artifacts (jars of the Kafka broker, Flink connector and
+    OpenSearch node; the node's Java main compiled)."""
     from fenghuo.artifacts import ensure_all
 
     for name, path in ensure_all().items():

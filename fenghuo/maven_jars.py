@@ -1,12 +1,14 @@
-"""Pinned Maven Central jars: the Kafka broker and Flink's Kafka connector.
+"""Pinned Maven Central jars: the Kafka broker, Flink's Kafka connector, the OpenSearch node.
 
 Each folder `fenghuo/maven/<name>/` holds a small `pom.xml` and a `jars.lock` listing every jar
 the set may contain (`groupId:artifactId:version sha256`). `ensure_jars` resolves the pom with
 `mvn -B -q dependency:copy-dependencies` (so Maven's repository and mirror settings apply),
 refuses a jar that is not listed, a listed one that is missing and any sha256 mismatch, and
 installs the jars into `<artifacts root>/maven-<name>-<digest>/` through a staging folder renamed
-into place, with a stamp. The digest covers the pom and the lock, so changing either installs a
-fresh set beside the old one; a second call costs a file read.
+into place, with a stamp. A set may also hold Java sources (`*.java`, a small main such as the
+OpenSearch node's): they are compiled with `javac --release 17` against the verified jars into
+`classes/` of the installed set. The digest covers the pom, the lock and the sources, so changing
+any of them installs a fresh set beside the old one; a second call costs a file read.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from fenghuo.errors import ArtifactError
 
 MAVEN_DIR = Path(__file__).with_name("maven")
 STAMP = ".fenghuo-jars.json"
+CLASSES = "classes"  # the compiled sources, inside the installed set
+JAVA_RELEASE = "17"  # the project's Java: the classes must run on it
 
 
 @dataclass(frozen=True)
@@ -59,9 +63,17 @@ class JarSet:
         return self.folder / "jars.lock"
 
     @property
+    def sources(self) -> list[Path]:
+        """The set's Java sources, compiled at install time."""
+        return sorted(self.folder.glob("*.java"))
+
+    @property
     def digest(self) -> str:
         h = hashlib.sha256(self.pom.read_bytes())
         h.update(self.lock.read_bytes())
+        for source in self.sources:
+            h.update(f"\0{source.name}\0".encode())
+            h.update(source.read_bytes())
         return h.hexdigest()
 
     @property
@@ -71,6 +83,8 @@ class JarSet:
 
 # Resolves the set's jars into the given (empty) folder.
 Resolver = Callable[[JarSet, Path], None]
+# Compiles the set's sources against the jars of the first folder into the second.
+Compiler = Callable[[JarSet, Path, Path], None]
 
 
 def load_lock(path: Path) -> dict[str, Jar]:
@@ -120,9 +134,14 @@ def ensure_all_jars(*, root: Path | None = None) -> dict[str, Path]:
 
 
 def ensure_jars(
-    jar_set: JarSet, *, root: Path | None = None, resolve: Resolver | None = None
+    jar_set: JarSet,
+    *,
+    root: Path | None = None,
+    resolve: Resolver | None = None,
+    compile_sources: Compiler | None = None,
 ) -> Path:
-    """Resolve, verify and install one jar set unless a verified copy is already in place."""
+    """Resolve, verify and install one jar set (its sources compiled) unless a verified copy is
+    already in place."""
     base = root if root is not None else artifacts_root()
     target = base / jar_set.dirname
     if _is_complete(jar_set, target):
@@ -133,7 +152,15 @@ def ensure_jars(
         staging.mkdir()
         (resolve or mvn_resolve)(jar_set, staging)
         verify(jar_set, staging)
-        stamp = {"digest": jar_set.digest, "jars": sorted(jar_set.jars)}
+        classes: list[str] = []
+        if jar_set.sources:
+            (staging / CLASSES).mkdir()
+            (compile_sources or javac_compile)(jar_set, staging, staging / CLASSES)
+            classes = _class_files(staging / CLASSES)
+            if not classes:
+                msg = f"jar set {jar_set.name}: compiling {jar_set.sources} produced no classes"
+                raise ArtifactError(msg)
+        stamp = {"digest": jar_set.digest, "jars": sorted(jar_set.jars), "classes": classes}
         (staging / STAMP).write_text(json.dumps(stamp, indent=1), encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)
@@ -165,8 +192,25 @@ def mvn_resolve(jar_set: JarSet, dest: Path) -> None:
         raise ArtifactError(msg)
 
 
+def javac_compile(jar_set: JarSet, jars: Path, classes: Path) -> None:
+    """`javac --release 17` of the set's sources with its jars on the classpath."""
+    javac = shutil.which("javac")
+    if javac is None:
+        msg = f"the JDK's javac is needed to compile {jar_set.name}'s Java sources; install it "
+        msg += "(./dev does: apt openjdk-17-jdk-headless)"
+        raise ArtifactError(msg)
+    cmd = [javac, "--release", JAVA_RELEASE, "-encoding", "UTF-8", "-nowarn"]
+    cmd += ["-cp", f"{jars}/*", "-d", str(classes), *map(str, jar_set.sources)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-20:])
+        msg = f"javac of jar set {jar_set.name} failed ({proc.returncode}):\n{tail}"
+        raise ArtifactError(msg)
+
+
 def verify(jar_set: JarSet, folder: Path) -> None:
-    """Every file in `folder` is a pinned jar with its sha256, and every pinned jar is there."""
+    """Every file in `folder` is a pinned jar with its sha256, and every pinned jar is there
+    (folders, such as the compiled `classes/`, are not jars and are not looked at)."""
     found = {p.name: p for p in folder.iterdir() if p.is_file() and p.name != STAMP}
     unlisted = sorted(set(found) - set(jar_set.jars))
     if unlisted:
@@ -193,4 +237,13 @@ def _is_complete(jar_set: JarSet, target: Path) -> bool:
         return False
     if not isinstance(stamp, dict) or stamp.get("digest") != jar_set.digest:
         return False
-    return all((target / name).is_file() for name in jar_set.jars)
+    classes = stamp.get("classes", [])
+    if jar_set.sources and not classes:
+        return False
+    return all((target / name).is_file() for name in jar_set.jars) and all(
+        (target / CLASSES / str(name)).is_file() for name in classes
+    )
+
+
+def _class_files(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.class"))

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import json
+import shutil
+import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from fenghuo.errors import ArtifactError
 from fenghuo.maven_jars import (
+    CLASSES,
+    STAMP,
+    Compiler,
     JarSet,
     Resolver,
     ensure_jars,
@@ -43,8 +51,12 @@ def writer(files: dict[str, bytes], calls: list[str]) -> Resolver:
 
 def test_real_sets_are_pinned_and_installed() -> None:
     sets = load_jar_sets()
-    assert set(sets) == {"kafka-broker", "flink-kafka"}
+    assert set(sets) == {"kafka-broker", "flink-kafka", "opensearch-node"}
     assert len(sets["kafka-broker"].jars) == 45
+    assert len(sets["opensearch-node"].jars) == 74
+    assert "opensearch-2.19.6.jar" in sets["opensearch-node"].jars
+    assert [p.name for p in sets["opensearch-node"].sources] == ["FenghuoSearchNode.java"]
+    assert (jar_set_dir("opensearch-node") / CLASSES / "FenghuoSearchNode.class").is_file()
     assert "kafka_2.13-4.4.0.jar" in sets["kafka-broker"].jars
     flink = jar_set_dir("flink-kafka")
     assert sorted(p.name for p in flink.glob("*.jar")) == [
@@ -102,3 +114,99 @@ def test_malformed_lock_lines_are_errors(tmp_path: Path) -> None:
     lock.write_text("org.example:a 0123\n")
     with pytest.raises(ArtifactError, match=r"jars\.lock:1"):
         load_lock(lock)
+
+
+HELLO = """public final class Hello {
+    public static void main(String[] args) { System.out.println("hello " + args[0]); }
+}
+"""
+
+
+def counting_compiler(calls: list[str]) -> Compiler:
+    def compile_sources(js: JarSet, jars: Path, classes: Path) -> None:
+        calls.append(js.name)
+        assert (jars / "a-1.0.jar").is_file()  # compiled against the verified jars
+        (classes / "Hello.class").write_bytes(b"\xca\xfe\xba\xbe")
+
+    return compile_sources
+
+
+def real_jar(name: str) -> bytes:
+    """A valid (if empty) jar: javac reads every jar on its classpath."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as jar:
+        jar.writestr("META-INF/MANIFEST.MF", f"Manifest-Version: 1.0\nName: {name}\n")
+    return buffer.getvalue()
+
+
+def test_sources_are_compiled_with_javac_and_run(tmp_path: Path) -> None:
+    bodies = {name: real_jar(name) for name in BODIES}
+    js = jar_set(tmp_path, bodies)
+    (js.folder / "Hello.java").write_text(HELLO)
+    target = ensure_jars(js, root=tmp_path / "artifacts", resolve=writer(bodies, []))
+    assert (target / CLASSES / "Hello.class").is_file()
+    stamp = json.loads((target / STAMP).read_text())
+    assert stamp["classes"] == ["Hello.class"]
+    java = shutil.which("java")
+    assert java is not None
+    run = [java, "-cp", f"{target}/*:{target / CLASSES}", "Hello", "node"]
+    out = subprocess.run(run, capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout == "hello node\n"
+
+
+def test_a_changed_source_recompiles_into_a_new_set(tmp_path: Path) -> None:
+    js = jar_set(tmp_path)
+    source = js.folder / "Hello.java"
+    source.write_text(HELLO)
+    root = tmp_path / "artifacts"
+    calls: list[str] = []
+    first = ensure_jars(
+        js, root=root, resolve=writer(BODIES, []), compile_sources=counting_compiler(calls)
+    )
+    assert ensure_jars(js, root=root, compile_sources=counting_compiler(calls)) == first
+    assert calls == ["fake"]
+    source.write_text(HELLO.replace("hello ", "hi "))
+    second = ensure_jars(
+        js, root=root, resolve=writer(BODIES, []), compile_sources=counting_compiler(calls)
+    )
+    assert second != first
+    assert calls == ["fake", "fake"]
+
+
+def test_missing_classes_reinstall_the_set(tmp_path: Path) -> None:
+    js = jar_set(tmp_path)
+    (js.folder / "Hello.java").write_text(HELLO)
+    root = tmp_path / "artifacts"
+    calls: list[str] = []
+    target = ensure_jars(
+        js, root=root, resolve=writer(BODIES, calls), compile_sources=counting_compiler([])
+    )
+    (target / CLASSES / "Hello.class").unlink()
+    again = ensure_jars(
+        js, root=root, resolve=writer(BODIES, calls), compile_sources=counting_compiler([])
+    )
+    assert again == target
+    assert (target / CLASSES / "Hello.class").is_file()
+    assert calls == ["fake", "fake"]
+
+
+def test_a_javac_error_installs_nothing(tmp_path: Path) -> None:
+    bodies = {name: real_jar(name) for name in BODIES}
+    js = jar_set(tmp_path, bodies)
+    (js.folder / "Broken.java").write_text("public final class Broken { int x = ; }\n")
+    root = tmp_path / "artifacts"
+    with pytest.raises(ArtifactError, match=r"(?s)javac of jar set fake failed.*Broken\.java:1"):
+        ensure_jars(js, root=root, resolve=writer(bodies, []))
+    assert not (root / js.dirname).exists()
+
+
+def test_a_compiler_without_classes_is_an_error(tmp_path: Path) -> None:
+    js = jar_set(tmp_path)
+    (js.folder / "Hello.java").write_text(HELLO)
+    with pytest.raises(ArtifactError, match="produced no classes"):
+        ensure_jars(
+            js,
+            root=tmp_path / "artifacts",
+            resolve=writer(BODIES, []),
+            compile_sources=lambda _js, _jars, _classes: None,
+        )
