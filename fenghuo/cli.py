@@ -84,6 +84,29 @@ def broker(port: int | None) -> None:
     )
 
 
+@main.command("search-node")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=9200,
+    show_default=True,
+    help="HTTP port (0: a free one)",
+)
+def search_node(port: int) -> None:
+    """Run the embedded OpenSearch 2.19.6 node alone (data in <data dir>/search), until Ctrl-C."""
+    from fenghuo.artifacts import ensure_all
+    from fenghuo.store.search_node import run_search_node_forever
+
+    settings = get_settings()
+    ensure_all()
+    run_search_node_forever(
+        data_dir=settings.data_dir / "search",
+        heap=settings.search_heap,
+        http_port=port or None,
+        on_ready=lambda n: click.echo(f"search node ready on {n.url} (Ctrl-C stops it)"),
+    )
+
+
 @main.command()
 @click.option("--format", "format_name", type=FORMAT_CHOICE, required=True)
 @click.option("--inventory", type=click.Path(exists=True, dir_okay=False, path_type=Path))

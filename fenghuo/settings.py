@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDER = "changethis"
+_JVM_SIZE = r"^[1-9][0-9]*[mMgG]$"  # a JVM heap size: 256m, 1g
 
 
 class Settings(BaseSettings):
@@ -28,7 +29,7 @@ class Settings(BaseSettings):
     kafka_timeout_s: float = Field(default=10.0, gt=0)
     embedded_broker_port: int = Field(default=9092, ge=1, le=65535)
     # The embedded Apache Kafka node's JVM heap (-Xms and -Xmx), e.g. 256m or 1g.
-    broker_heap: str = Field(default="256m", pattern=r"^[1-9][0-9]*[mMgG]$")
+    broker_heap: str = Field(default="256m", pattern=_JVM_SIZE)
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=1, le=65535)
@@ -63,6 +64,8 @@ class Settings(BaseSettings):
     store: Literal["sqlite", "elasticsearch"] = "sqlite"
     es_url: str | None = None  # e.g. http://127.0.0.1:9200 (needed when store=elasticsearch)
     es_index_prefix: str = Field(default="fenghuo-", pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    # The embedded OpenSearch node's JVM heap (-Xms and -Xmx; `fenghuo search-node`, the tests).
+    search_heap: str = Field(default="512m", pattern=_JVM_SIZE)
 
     # Keyed HMAC secret for tenant pseudonyms (the API's, the regulator feed's and the reports');
     # must be set in production.
