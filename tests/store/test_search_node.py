@@ -1,0 +1,240 @@
+"""The embedded OpenSearch node starts green and answers REST, stops cleanly with SIGTERM, keeps
+what it acknowledged across a stop and a SIGKILL, dies with its parent, and refuses a bad heap or
+a taken port with a clear error. Plain HTTP (httpx) against the REST API: no client library."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from fenghuo.errors import ConfigError
+from fenghuo.settings import Settings
+from fenghuo.store.search_node import SearchNode, SearchNodeError, run_search_node_forever
+
+pytestmark = pytest.mark.search  # every test here runs a node (its own or the session's)
+
+MAPPINGS = {
+    "properties": {
+        "title": {"type": "text"},
+        "tenant": {"type": "keyword"},
+        "at": {"type": "date"},
+    }
+}
+ALERT = {"title": "VM escape attempt on hv-01", "tenant": "acme", "at": "2026-12-07T21:00:00Z"}
+
+
+def pid_alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie waiting for a reaper."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def processes_using(path: Path) -> list[int]:
+    """Pids whose command line names `path` (a JVM left behind would)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if str(path).encode() in cmdline and pid_alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def client(search_node: SearchNode) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=search_node.url, timeout=30) as c:
+        yield c
+
+
+def create_index(client: httpx.Client, index: str) -> None:
+    response = client.put(f"/{index}", json={"mappings": MAPPINGS})
+    assert response.status_code == 200, response.text
+    assert response.json()["acknowledged"] is True
+
+
+def index_doc(client: httpx.Client, index: str, doc_id: str, *, refresh: bool) -> None:
+    params = {"refresh": "true"} if refresh else {}
+    response = client.put(f"/{index}/_doc/{doc_id}", params=params, json=ALERT)
+    assert response.status_code == 201, response.text
+
+
+def search_ids(client: httpx.Client, index: str, query: dict[str, Any]) -> list[str]:
+    response = client.post(f"/{index}/_search", json={"query": query})
+    assert response.status_code == 200, response.text
+    return [hit["_id"] for hit in response.json()["hits"]["hits"]]
+
+
+def test_node_answers_rest_index_and_search(search_node: SearchNode, client: httpx.Client) -> None:
+    assert search_node.is_running()
+    assert search_node.url == f"http://127.0.0.1:{search_node.http_port}"
+    root = client.get("/").json()
+    assert root["version"]["distribution"] == "opensearch"
+    assert root["version"]["number"] == "2.19.6"
+    index = f"alerts-{uuid.uuid4().hex[:8]}"
+    create_index(client, index)
+    # One node, no replica: the new index is green, not yellow.
+    health = client.get(f"/_cluster/health/{index}", params={"wait_for_status": "green"}).json()
+    assert health["status"] == "green"
+    index_doc(client, index, "a1", refresh=True)
+    assert search_ids(client, index, {"match": {"title": "escape"}}) == ["a1"]
+    assert search_ids(client, index, {"term": {"tenant": "other"}}) == []
+    # The common analysers (a module loaded from the classpath) are there.
+    analysed = client.post("/_analyze", json={"analyzer": "pattern", "text": "hv-01 VM"}).json()
+    assert [t["token"] for t in analysed["tokens"]] == ["hv", "01", "vm"]
+
+
+def test_stop_is_clean_and_data_survives_a_restart(tmp_path: Path) -> None:
+    data_dir = tmp_path / "search"
+    node = SearchNode(data_dir=data_dir).start()
+    with httpx.Client(base_url=node.url, timeout=30) as c:
+        create_index(c, "kept")
+        index_doc(c, "kept", "a1", refresh=True)
+    pid = node.pid
+    assert pid is not None
+    assert node.stop() == 143  # SIGTERM answered by the JVM's own exit, not by SIGKILL
+    assert node.stop() is None  # idempotent
+    assert not pid_alive(pid)
+    assert processes_using(data_dir) == []
+    assert (data_dir / "data").is_dir()  # a data dir of our own choosing is kept
+    log = (data_dir / "logs" / "opensearch.log").read_text()
+    assert "closed" in log.splitlines()[-1]  # the node closed itself on SIGTERM
+
+    with node, httpx.Client(base_url=node.url, timeout=30) as c:  # the same dir, new ports
+        assert c.get("/kept/_doc/a1").json()["_source"] == ALERT
+        assert search_ids(c, "kept", {"match": {"title": "escape"}}) == ["a1"]
+
+
+def test_sigkill_then_restart_recovers_acknowledged_docs(tmp_path: Path) -> None:
+    node = SearchNode(data_dir=tmp_path / "search")
+    try:
+        node.start()
+        with httpx.Client(base_url=node.url, timeout=30) as c:
+            create_index(c, "crash")
+            index_doc(c, "crash", "a1", refresh=False)  # acknowledged, never refreshed or flushed
+        pid = node.pid
+        assert pid is not None
+        assert node.kill() == -signal.SIGKILL
+        assert not pid_alive(pid)
+        node.start()  # returns once green: the shard has recovered from its translog
+        with httpx.Client(base_url=node.url, timeout=30) as c:
+            assert c.get("/crash/_doc/a1").json()["found"] is True
+            assert search_ids(c, "crash", {"term": {"tenant": "acme"}}) == ["a1"]
+    finally:
+        node.stop()
+
+
+def test_without_data_dir_a_temporary_one_is_removed_by_stop() -> None:
+    node = SearchNode()
+    with node:
+        data_dir = node.data_dir
+        pid = node.pid
+        assert data_dir is not None
+        assert pid is not None
+        assert (data_dir / "data").is_dir()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        assert f"-Djava.io.tmpdir={data_dir / 'tmp'}".encode() in cmdline
+        assert b"-Xmx512m" in cmdline
+    assert not data_dir.exists()
+    assert not pid_alive(pid)
+
+
+def test_run_search_node_forever_returns_on_sigint(tmp_path: Path) -> None:
+    seen: list[SearchNode] = []
+
+    def on_ready(node: SearchNode) -> None:
+        assert httpx.get(node.url).status_code == 200
+        seen.append(node)
+        signal.raise_signal(signal.SIGINT)  # as Ctrl-C would
+
+    previous = signal.getsignal(signal.SIGINT)
+    run_search_node_forever(data_dir=tmp_path / "search", on_ready=on_ready)
+    assert len(seen) == 1
+    assert not seen[0].is_running()
+    assert signal.getsignal(signal.SIGINT) is previous
+
+
+PARENT = """
+import sys
+from pathlib import Path
+from fenghuo.store.search_node import SearchNode
+node = SearchNode(data_dir=Path(sys.argv[1])).start()
+print(node.pid, flush=True)
+sys.stdin.read()  # until killed
+"""
+
+
+def test_the_jvm_dies_with_its_parent(tmp_path: Path) -> None:
+    errors = (tmp_path / "parent.err").open("wb")
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, str(tmp_path / "search")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=errors,
+    )
+    assert parent.stdout is not None
+    line = parent.stdout.readline()
+    errors.close()
+    assert line, (tmp_path / "parent.err").read_text()
+    jvm = int(line)
+    assert pid_alive(jvm)
+    parent.kill()  # SIGKILL: no finalizer or atexit runs in the parent
+    parent.wait()
+    deadline = time.monotonic() + 30
+    while pid_alive(jvm) and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling interval
+    assert not pid_alive(jvm)
+
+
+def test_a_malformed_heap_is_refused_before_any_jvm(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match="heap 'lots' is not a JVM size"):
+        SearchNode(heap="lots")
+    monkeypatch.setenv("FENGHUO_SEARCH_HEAP", "lots")
+    with pytest.raises(ValidationError, match="search_heap"):
+        Settings()
+    monkeypatch.setenv("FENGHUO_SEARCH_HEAP", "1g")
+    assert Settings().search_heap == "1g"
+
+
+@pytest.mark.parametrize(
+    ("heap", "reason"),
+    [
+        ("900000g", "Could not reserve enough space"),  # the JVM refuses the heap at once
+        ("16m", "OutOfMemoryError"),  # too small for the node: it exits instead of limping on
+    ],
+)
+def test_a_heap_the_node_cannot_run_with_is_a_clear_error(heap: str, reason: str) -> None:
+    node = SearchNode(heap=heap, ready_timeout=120)
+    with pytest.raises(SearchNodeError, match=f"(?s)exited with [0-9]+ on start.*{reason}"):
+        node.start()
+    assert not node.is_running()
+    assert node.data_dir is None  # its temporary data dir is gone
+
+
+def test_taken_port_is_an_error(search_node: SearchNode) -> None:
+    other = SearchNode(http_port=search_node.http_port, ready_timeout=5)
+    with pytest.raises(SearchNodeError, match="already in use"):
+        other.start()
+    assert not other.is_running()
+    assert search_node.is_running()
+
+
+def test_unstarted_node_has_no_url() -> None:
+    with pytest.raises(SearchNodeError, match="not started"):
+        _ = SearchNode().url
