@@ -4,6 +4,7 @@ a taken port with a clear error. Plain HTTP (httpx) against the REST API: no cli
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -170,36 +171,34 @@ def test_run_search_node_forever_returns_on_sigint(tmp_path: Path) -> None:
     assert signal.getsignal(signal.SIGINT) is previous
 
 
-PARENT = """
-import sys
-from pathlib import Path
-from fenghuo.store.search_node import SearchNode
-node = SearchNode(data_dir=Path(sys.argv[1])).start()
-print(node.pid, flush=True)
-sys.stdin.read()  # until killed
-"""
-
-
-def test_the_jvm_dies_with_its_parent(tmp_path: Path) -> None:
-    errors = (tmp_path / "parent.err").open("wb")
+def test_the_cli_serves_under_data_dir_and_its_jvm_dies_with_it(tmp_path: Path) -> None:
+    """`fenghuo search-node` prints the URL and keeps the node in <data dir>/search; SIGKILL of
+    the command (no finalizer runs) still ends the JVM, through the kernel's parent-death
+    signal."""
+    cli = Path(sys.executable).with_name("fenghuo")
+    env = {**os.environ, "FENGHUO_DATA_DIR": str(tmp_path)}
+    errors = (tmp_path / "cli.err").open("wb")
     parent = subprocess.Popen(
-        [sys.executable, "-c", PARENT, str(tmp_path / "search")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=errors,
+        [str(cli), "search-node", "--port", "0"], stdout=subprocess.PIPE, stderr=errors, env=env
     )
-    assert parent.stdout is not None
-    line = parent.stdout.readline()
-    errors.close()
-    assert line, (tmp_path / "parent.err").read_text()
-    jvm = int(line)
-    assert pid_alive(jvm)
-    parent.kill()  # SIGKILL: no finalizer or atexit runs in the parent
-    parent.wait()
+    try:
+        assert parent.stdout is not None
+        line = parent.stdout.readline().decode()
+        errors.close()
+        assert line.startswith("search node ready on http://127.0.0.1:"), (
+            line + (tmp_path / "cli.err").read_text()
+        )
+        url = line.split()[4]
+        assert httpx.get(url).json()["cluster_name"] == "fenghuo"
+        jvms = processes_using(tmp_path / "search")
+        assert len(jvms) == 1
+    finally:
+        parent.kill()  # SIGKILL: no finalizer or atexit runs in the parent
+        parent.wait()
     deadline = time.monotonic() + 30
-    while pid_alive(jvm) and time.monotonic() < deadline:
+    while pid_alive(jvms[0]) and time.monotonic() < deadline:
         time.sleep(0.05)  # polling interval
-    assert not pid_alive(jvm)
+    assert not pid_alive(jvms[0])
 
 
 def test_a_malformed_heap_is_refused_before_any_jvm(monkeypatch: pytest.MonkeyPatch) -> None:
