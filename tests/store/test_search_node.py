@@ -99,11 +99,19 @@ def test_node_answers_rest_index_and_search(search_node: SearchNode, client: htt
     # The common analysers (a module loaded from the classpath) are there.
     analysed = client.post("/_analyze", json={"analyzer": "pattern", "text": "hv-01 VM"}).json()
     assert [t["token"] for t in analysed["tokens"]] == ["hv", "01", "vm"]
+    # And so are Painless scripts and _update_by_query (two more modules).
+    updated = client.post(
+        f"/{index}/_update_by_query",
+        params={"refresh": "true"},
+        json={"script": {"source": "ctx._source.tenant = params.t", "params": {"t": "globex"}}},
+    )
+    assert updated.json()["updated"] == 1, updated.text
+    assert search_ids(client, index, {"term": {"tenant": "globex"}}) == ["a1"]
 
 
 def test_stop_is_clean_and_data_survives_a_restart(tmp_path: Path) -> None:
     data_dir = tmp_path / "search"
-    node = SearchNode(data_dir=data_dir).start()
+    node = SearchNode(data_dir=data_dir, scripts=False).start()
     with httpx.Client(base_url=node.url, timeout=30) as c:
         create_index(c, "kept")
         index_doc(c, "kept", "a1", refresh=True)
@@ -123,7 +131,7 @@ def test_stop_is_clean_and_data_survives_a_restart(tmp_path: Path) -> None:
 
 
 def test_sigkill_then_restart_recovers_acknowledged_docs(tmp_path: Path) -> None:
-    node = SearchNode(data_dir=tmp_path / "search")
+    node = SearchNode(data_dir=tmp_path / "search", scripts=False)
     try:
         node.start()
         with httpx.Client(base_url=node.url, timeout=30) as c:
@@ -142,7 +150,7 @@ def test_sigkill_then_restart_recovers_acknowledged_docs(tmp_path: Path) -> None
 
 
 def test_without_data_dir_a_temporary_one_is_removed_by_stop() -> None:
-    node = SearchNode()
+    node = SearchNode(scripts=False)
     with node:
         data_dir = node.data_dir
         pid = node.pid
@@ -152,6 +160,11 @@ def test_without_data_dir_a_temporary_one_is_removed_by_stop() -> None:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         assert f"-Djava.io.tmpdir={data_dir / 'tmp'}".encode() in cmdline
         assert b"-Xmx512m" in cmdline
+        # Without scripts, Painless is left out.
+        script = {"script": {"lang": "painless", "source": "1 + 1"}}
+        scripted = httpx.post(f"{node.url}/_scripts/two", json=script)
+        assert scripted.status_code == 400
+        assert "unsupported lang [painless]" in scripted.text
     assert not data_dir.exists()
     assert not pid_alive(pid)
 
