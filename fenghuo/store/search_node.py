@@ -44,6 +44,7 @@ from fenghuo.store.base import StoreError
 JAR_SET = "opensearch-node"
 MAIN_CLASS = "FenghuoSearchNode"
 STARTED = "fenghuo-search-node started"  # FenghuoSearchNode.STARTED
+FAILED = "fenghuo-search-node failed"  # FenghuoSearchNode.FAILED
 DEFAULT_HEAP = "512m"
 HEAP_PATTERN = r"^[1-9][0-9]*[mMgG]$"
 _HOST = "127.0.0.1"
@@ -172,12 +173,15 @@ class SearchNode:
             self._spawn(self._command(java, jars, http_port, free_port()), http_port)
             try:
                 self._wait_ready(time.monotonic() + self._ready_timeout)
-            except SearchNodeError as exc:
+            except SearchNodeError:
                 # A free port can be taken between our probe and the node's bind: try others.
-                if attempt >= attempts or not _BIND_FAILURE.search(str(exc)):
+                if attempt >= attempts or not self._failed_to_bind():
                     self.stop()
                     raise
                 self._terminate()
+            except BaseException:
+                self.stop()  # interrupted (Ctrl-C): leave no JVM behind
+                raise
             else:
                 return self
 
@@ -264,7 +268,11 @@ class SearchNode:
         step = "started line"
         while True:
             if proc.poll() is not None:
-                msg = f"the search node exited with {proc.returncode} on start:\n{self.log_tail()}"
+                text = out.read_text(encoding="utf-8", errors="replace")
+                why = [line for line in text.splitlines() if line.startswith(FAILED)]
+                msg = f"the search node exited with {proc.returncode} on start"
+                msg += f" ({why[-1]})" if why else ""
+                msg += f":\n{self.log_tail()}"
                 raise SearchNodeError(msg)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -280,6 +288,12 @@ class SearchNode:
             if _is_green(self.url, min(5.0, remaining)):
                 return
             time.sleep(0.1)  # shards still recovering: poll again
+
+    def _failed_to_bind(self) -> bool:
+        out = self._data_dir / "logs" / _OUT if self._data_dir is not None else None
+        if out is None or not out.exists():
+            return False
+        return _BIND_FAILURE.search(out.read_text(encoding="utf-8", errors="replace")) is not None
 
     def _terminate(
         self, timeout: float = 30.0, *, sig: signal.Signals = signal.SIGTERM

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+import fenghuo.store.search_node as search_node_module
 from fenghuo.errors import ConfigError
 from fenghuo.settings import Settings
 from fenghuo.store.search_node import SearchNode, SearchNodeError, run_search_node_forever
@@ -237,6 +239,34 @@ def test_a_heap_the_node_cannot_run_with_is_a_clear_error(heap: str, reason: str
         node.start()
     assert not node.is_running()
     assert node.data_dir is None  # its temporary data dir is gone
+
+
+def test_a_port_taken_after_the_probe_is_retried_with_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The transport port is taken between its probe and the node's bind (here on purpose): the
+    node exits on the bind error and start() tries fresh ports."""
+    real_free_port = search_node_module.free_port
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = int(squatter.getsockname()[1])
+        first_http = real_free_port()
+        picks = iter([first_http, taken])  # the first try's HTTP and transport ports
+        given: list[int] = []
+
+        def free_port() -> int:
+            given.append(next(picks, None) or real_free_port())
+            return given[-1]
+
+        monkeypatch.setattr(search_node_module, "free_port", free_port)
+        with SearchNode(scripts=False) as node:
+            assert httpx.get(node.url).status_code == 200
+            assert len(given) == 4  # two tries, two ports each
+            assert node.data_dir is not None
+            log = (node.data_dir / "logs" / "opensearch.log").read_text()
+            assert f"Failed to bind to 127.0.0.1:{taken}" in log  # why the first try ended
+            assert node.http_port == given[2] != first_http
 
 
 def test_taken_port_is_an_error(search_node: SearchNode) -> None:

@@ -29,11 +29,18 @@ import org.opensearch.transport.Netty4Plugin;
  * HOME holds config/ (log4j2.properties, rewritten at each start), data/ and logs/ (the node's
  * log, rolled by size; warnings and errors also go to standard output). Once the node is started
  * and new indices get no replica, it prints "fenghuo-search-node started http://..." to standard
- * output. SIGTERM or SIGINT closes the node (the JVM then exits with 143 or 130).
+ * output; if it cannot start, the JVM exits with 1 after a last line "fenghuo-search-node failed:
+ * ..." naming the causes on standard error. SIGTERM or SIGINT closes the node (the JVM then exits
+ * with 143 or 130).
  */
 public final class FenghuoSearchNode {
 
     static final String STARTED = "fenghuo-search-node started";
+    static final String FAILED = "fenghuo-search-node failed";
+    // LogConfigurator sends System.out and System.err to loggers: keep the real ones for the
+    // started and failed lines.
+    static final PrintStream STDOUT = System.out;
+    static final PrintStream STDERR = System.err;
     static final String NODE_NAME = "fenghuo-search-node";
 
     /** Node's constructor that takes classpath plugins is protected: expose it. */
@@ -79,8 +86,15 @@ public final class FenghuoSearchNode {
             run(Path.of(args[0]).toAbsolutePath(), Integer.parseInt(args[1]),
                 Integer.parseInt(args[2]));
         } catch (Throwable e) {
-            // The node's own threads would keep a half-started JVM alive: exit instead.
+            // The node's own threads would keep a half-started JVM alive: exit instead, with the
+            // causes on one last line (the end of a stack trace rarely says what went wrong).
             e.printStackTrace();
+            StringBuilder causes = new StringBuilder(FAILED);
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                causes.append(t == e ? ": " : "; caused by ").append(t);
+            }
+            STDERR.println(causes);
+            STDERR.flush();
             System.exit(1);
         }
     }
@@ -108,8 +122,6 @@ public final class FenghuoSearchNode {
             .put("action.auto_create_index", true)
             .build();
 
-        // LogConfigurator sends System.out to a logger: keep the real one for the started line.
-        PrintStream stdout = System.out;
         Environment environment = InternalSettingsPreparer.prepareEnvironment(
             settings, Map.of(), config, () -> NODE_NAME);
         LogConfigurator.registerErrorListener();
@@ -142,8 +154,8 @@ public final class FenghuoSearchNode {
         node.client().admin().cluster().prepareUpdateSettings()
             .setPersistentSettings(Settings.builder().put("cluster.default_number_of_replicas", 0))
             .get();
-        stdout.println(STARTED + " http://127.0.0.1:" + httpPort);
-        stdout.flush();
+        STDOUT.println(STARTED + " http://127.0.0.1:" + httpPort);
+        STDOUT.flush();
         stopped.await();
     }
 }
