@@ -1,12 +1,12 @@
-"""Elasticsearch documents and index templates for the store: pure functions, no client, so
-they are unit-tested without a server (`tests/store/test_es_docs.py`). The queries over these
-documents are in `fenghuo.store.es_queries`.
+"""Search documents and index templates for the store (Elasticsearch and OpenSearch alike): pure
+functions, no client, so they are unit-tested without a server (`tests/store/test_es_docs.py`).
+The queries over these documents are in `fenghuo.store.es_queries`.
 
 Field names follow ECS where a field exists (`@timestamp`, `event.*`, `message`, `rule.*`,
 `threat.*`, `host.*`, `cloud.account.id`, `related.*`); our own fields live under `fenghuo.*`.
 Alerts carry no traffic direction, so IP entities go to `related.ip` rather than `source.ip`.
 The exact model document is kept in `fenghuo.doc` (stored, not indexed) and decoded on read, so a
-round trip through Elasticsearch gives back the same `Alert`/`Incident`.
+round trip through the server gives back the same `Alert`/`Incident`.
 
 Tenant scope: every document has `fenghuo.scope_tenants` (alert: tenant_id and actor_tenant_id;
 incident: tenants and actor_tenants); a tenant-scoped query is a `term` filter on it inside the
@@ -16,6 +16,7 @@ bool query (`es_queries.scope_filters`).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,10 +25,9 @@ import msgspec
 from fenghuo.model.alert import Alert
 from fenghuo.model.incident import Incident
 from fenghuo.store.base import AnalystState, AuditEntry, epoch_ms
+from fenghuo.store.search_client import Dialect
 
 TEMPLATE_PRIORITY = 200
-# Rollover conditions of the hot phase (ILM); the first condition met rolls the write index.
-ROLLOVER = {"max_primary_shard_size": "50gb", "max_age": "30d"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +35,8 @@ class IndexNames:
     """Every index and alias of one deployment, from its prefix (FENGHUO_ES_INDEX_PREFIX).
 
     Alerts, incidents, actions and audit are rolled-over index series `<alias>-000001`, ...
-    with `<alias>` as the write alias (ILM moves it); keys are one small plain index."""
+    with `<alias>` as the write alias (ILM or the store's `_rollover` moves it); keys,
+    suppressions, reports and TAXII are small plain indices."""
 
     prefix: str
 
@@ -209,18 +210,19 @@ def _mappings(kind: str) -> dict[str, Any]:
     }
 
 
-def ilm_policy() -> dict[str, Any]:
-    """The lifecycle policy of every rolled series: roll over in the hot phase; retention
-    (a delete phase) is an operator's decision, left out on purpose."""
-    return {"phases": {"hot": {"actions": {"rollover": dict(ROLLOVER)}}}}
+def ilm_policy(conditions: Mapping[str, Any]) -> dict[str, Any]:
+    """The lifecycle policy of every rolled series (Elasticsearch's ILM): roll over in the hot
+    phase when one of `conditions` is met; retention (a delete phase) is an operator's decision,
+    left out on purpose."""
+    return {"phases": {"hot": {"actions": {"rollover": dict(conditions)}}}}
 
 
-def index_template(names: IndexNames, kind: str) -> dict[str, Any]:
-    """Keyword arguments for `indices.put_index_template` of one series."""
+def index_template(names: IndexNames, kind: str, dialect: Dialect) -> dict[str, Any]:
+    """Keyword arguments for `indices.put_index_template` of one series; a rolled series gets
+    the dialect's lifecycle settings (ILM's policy name and rollover alias, or none)."""
     settings: dict[str, Any] = {"analysis": _ANALYSIS}
     if kind in ROLLED:
-        settings["index.lifecycle.name"] = names.policy
-        settings["index.lifecycle.rollover_alias"] = names.alias(kind)
+        settings.update(dialect.template_settings(names.policy, names.alias(kind)))
     return {
         "name": f"{names.prefix}{kind}",
         "index_patterns": [names.pattern(kind)] if kind in ROLLED else [names.plain(kind)],

@@ -85,10 +85,11 @@ class EngineSpec:
         )
 
     def _suppression_store(self) -> Callable[[], Store] | None:
-        """Where the analysts' rules live: Elasticsearch when the worker's settings say so
-        (also on a cluster), else the job's SQLite store when it has one."""
+        """Where the analysts' rules live: the search server (Elasticsearch or OpenSearch) when
+        the worker's settings say so (also on a cluster), else the job's SQLite store when it
+        has one."""
         settings = get_settings()
-        if settings.store == "elasticsearch":
+        if settings.store != "sqlite":
             return lambda: open_store(settings)
         db = self.suppressions_db
         return (lambda: SqliteStore(db)) if db is not None else None
