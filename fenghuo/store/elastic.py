@@ -10,8 +10,9 @@ audit: ECS-aligned mappings); the first index `<prefix><kind>-000001` created wi
 `<prefix><kind>` as its write alias. On Elasticsearch an ILM policy rolls the write index over in
 the hot phase (the templates name it in `index.lifecycle.*`); OpenSearch has no ILM, so the store
 calls `_rollover` with the same kind of conditions whenever its cached write index expires
-(`elastic_io.Indices.write_index`). Either way the write alias moves on and old indices stay in
-the alias, so reads go to the alias. Data streams are not used: they are append-only, and alerts
+(`elastic_io.Indices.write_index`; its user then needs the rollover privilege on the series'
+aliases). Either way the write alias moves on and old indices stay in the alias, so reads go to
+the alias. Data streams are not used: they are append-only, and alerts
 and incidents are updated.
 
 Idempotent writes: documents have deterministic ids (the alert's, the incident's, the action's,
