@@ -1,6 +1,6 @@
 """TAXII collections, objects and POST status resources on the search server (Elasticsearch or
 OpenSearch, through `fenghuo.store.search_client`; plain indices `<prefix>taxii_collections`,
-`<prefix>taxii_objects`, `<prefix>taxii_status`; mappings in `fenghuo.store.es_docs`).
+`<prefix>taxii_objects`, `<prefix>taxii_status`; mappings in `fenghuo.store.es_plain`).
 
 The search server has no transactions and a search sees a write only after a refresh, so the SQLite
 backend's guarantee (date added unique, strictly increasing, and never overtaken by an earlier

@@ -1,5 +1,5 @@
 """Reports on the search server, Elasticsearch or OpenSearch (`ReportRepository`): one small plain
-index (`<prefix>reports`, mapping `fenghuo.store.es_docs.REPORTS`), the filter fields at the top
+index (`<prefix>reports`, mapping `fenghuo.store.es_plain.REPORTS`), the filter fields at the top
 level and the report under `doc`.
 
 Each state is a bool query over `submitted`, `due_ms` and `due_from_ms` against `now` (the rule of
