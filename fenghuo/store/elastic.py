@@ -308,7 +308,8 @@ class ElasticStore:
             client.indices.delete(index=sorted(found))
         for kind in (*es_docs.ROLLED, *es_docs.PLAIN):
             client.indices.delete_index_template(name=f"{names.prefix}{kind}")
-        client.delete_lifecycle(name=names.policy)
+        if client.dialect.server_rollover:
+            client.delete_lifecycle(name=names.policy)
 
     def close(self) -> None:
         self._es.client.close()
