@@ -31,15 +31,21 @@ def _reason(body: Any) -> str:
     return str(problem or "")
 
 
+_NOT_ELASTICSEARCH = "the server is not Elasticsearch (for OpenSearch set FENGHUO_STORE=opensearch)"
+
+
 @contextmanager
 def _translated() -> Iterator[None]:
-    """The client's exceptions as `SearchError`s (the original chained)."""
+    """The client's exceptions as `SearchError`s (the original chained). Another product (an
+    OpenSearch server) shows as UnsupportedProductError on a success, or as 406 on a request with
+    a body (it refuses the client's `compatible-with` media type): both get the hint."""
     try:
         yield
     except UnsupportedProductError as exc:
-        msg = "the server is not Elasticsearch (for OpenSearch set FENGHUO_STORE=opensearch)"
-        raise SearchError(exc.meta.status, "unsupported_product", msg) from exc
+        raise SearchError(exc.meta.status, "unsupported_product", _NOT_ELASTICSEARCH) from exc
     except ApiError as exc:
+        if exc.meta.status == 406 and "compatible-with" in str(exc.error):
+            raise SearchError(406, "unsupported_product", _NOT_ELASTICSEARCH) from exc
         raise error_for(exc.meta.status, str(exc.error), _reason(exc.body)) from exc
     except (elastic_transport.ConnectionError, elastic_transport.ConnectionTimeout) as exc:
         raise SearchUnavailable(None, type(exc).__name__, str(exc)) from exc
