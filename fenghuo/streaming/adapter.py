@@ -61,7 +61,7 @@ class EngineSpec:
     out_of_orderness: dt.timedelta = dt.timedelta(seconds=5)
     allowed_lateness: dt.timedelta = dt.timedelta(minutes=5)
     # The SQLite store whose analyst suppression rules apply live (None: configured rules only,
-    # unless the store is Elasticsearch, which every worker can reach).
+    # unless the store is a search server, which every worker can reach).
     suppressions_db: Path | None = None
 
     def build(self) -> DetectionEngine:
