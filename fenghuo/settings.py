@@ -60,9 +60,13 @@ class Settings(BaseSettings):
     flink_jobmanager: str | None = None  # HOST:PORT of a Flink cluster's REST endpoint
     flink_python: str | None = None  # the TaskManagers' Python (default: this interpreter)
 
-    # The store (fenghuo.store): SQLite in data_dir (embedded default) or Elasticsearch 9.
-    store: Literal["sqlite", "elasticsearch"] = "sqlite"
+    # The store (fenghuo.store): SQLite in data_dir (embedded default), Elasticsearch 9 at
+    # es_url, or OpenSearch 2.x at opensearch_url (the same documents and queries through its own
+    # client, fenghuo.store.search_client). Each server has its own URL setting, so a URL never
+    # means the wrong server; both search backends name their indices with es_index_prefix.
+    store: Literal["sqlite", "elasticsearch", "opensearch"] = "sqlite"
     es_url: str | None = None  # e.g. http://127.0.0.1:9200 (needed when store=elasticsearch)
+    opensearch_url: str | None = None  # e.g. http://127.0.0.1:9200 (when store=opensearch)
     es_index_prefix: str = Field(default="fenghuo-", pattern=r"^[a-z0-9][a-z0-9._-]*$")
     # The embedded OpenSearch node's JVM heap (-Xms and -Xmx; `fenghuo search-node`, the tests).
     search_heap: str = Field(default="512m", pattern=_JVM_SIZE)
@@ -89,6 +93,9 @@ class Settings(BaseSettings):
         if self.store == "elasticsearch" and not self.es_url:
             msg = "FENGHUO_STORE=elasticsearch needs FENGHUO_ES_URL"
             raise ValueError(msg)
+        if self.store == "opensearch" and not self.opensearch_url:
+            msg = "FENGHUO_STORE=opensearch needs FENGHUO_OPENSEARCH_URL"
+            raise ValueError(msg)
         return self
 
     @model_validator(mode="after")
@@ -100,6 +107,15 @@ class Settings(BaseSettings):
             msg = "FENGHUO_PSEUDONYM_KEY must be set to a real secret in production"
             raise ValueError(msg)
         return self
+
+    @property
+    def search_url(self) -> str | None:
+        """The configured search server's URL (Elasticsearch or OpenSearch); None for SQLite."""
+        if self.store == "elasticsearch":
+            return self.es_url
+        if self.store == "opensearch":
+            return self.opensearch_url
+        return None
 
     @property
     def db_path(self) -> Path:

@@ -39,12 +39,12 @@ class EventArchive(Protocol):
 
 def open_archive(settings: Settings) -> EventArchive:
     """The configured store's kind of archive: a SQLite file (`settings.events_db`) or the
-    `<prefix>events` index of the Elasticsearch store."""
-    if settings.store == "elasticsearch":
+    `<prefix>events` index on the store's search server (Elasticsearch or OpenSearch)."""
+    if settings.store != "sqlite":
         from fenghuo.evidence.elastic_archive import ElasticEventArchive
+        from fenghuo.store.search_client import open_search_client
 
-        assert settings.es_url is not None  # checked by Settings
-        return ElasticEventArchive.connect(settings.es_url, prefix=settings.es_index_prefix)
+        return ElasticEventArchive(open_search_client(settings), settings.es_index_prefix)
     from fenghuo.evidence.sqlite_archive import SqliteEventArchive
 
     return SqliteEventArchive(settings.events_db)

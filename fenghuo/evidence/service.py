@@ -183,7 +183,7 @@ class ArchiveService:
 
 def describe(settings: Settings) -> str:
     """One line for the operator: what the service reads and writes."""
-    where = settings.es_url if settings.store == "elasticsearch" else settings.events_db
+    where = settings.search_url or settings.events_db
     return (
         f"{', '.join(Topics(settings.topic_prefix).telemetry())} -> the event archive ({where}),"
         f" kept {settings.event_retention_days:g} days; group {settings.topic_prefix}archive"

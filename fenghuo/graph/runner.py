@@ -103,7 +103,7 @@ def start_correlator(
 def describe(settings: Settings, group_id: str | None = None, from_beginning: bool = True) -> str:
     """One line for the operator: what the service reads and writes."""
     topics = Topics(settings.topic_prefix)
-    where = settings.es_url if settings.store == "elasticsearch" else settings.db_path
+    where = settings.search_url or settings.db_path
     start = "graph rebuilt from the earliest alert" if from_beginning else "from committed offsets"
     return (
         f"{topics.alerts} -> {topics.incidents} and the {settings.store} store ({where}); "

@@ -157,7 +157,7 @@ class FeedService:
 
 def describe(settings: Settings) -> str:
     """One line for the operator: what the service reads and writes."""
-    where = settings.es_url if settings.store == "elasticsearch" else settings.db_path
+    where = settings.search_url or settings.db_path
     return (
         f"{Topics(settings.topic_prefix).incidents} -> the TAXII collections' objects and the"
         f" reports in the {settings.store} store ({where}); group {settings.topic_prefix}feed"

@@ -1,8 +1,8 @@
-"""TAXII collections, objects and POST status resources on Elasticsearch (plain indices
-`<prefix>taxii_collections`, `<prefix>taxii_objects`, `<prefix>taxii_status`; mappings in
-`fenghuo.store.es_docs`).
+"""TAXII collections, objects and POST status resources on the search server (Elasticsearch or
+OpenSearch, through `fenghuo.store.search_client`; plain indices `<prefix>taxii_collections`,
+`<prefix>taxii_objects`, `<prefix>taxii_status`; mappings in `fenghuo.store.es_plain`).
 
-Elasticsearch has no transactions and a search sees a write only after a refresh, so the SQLite
+The search server has no transactions and a search sees a write only after a refresh, so the SQLite
 backend's guarantee (date added unique, strictly increasing, and never overtaken by an earlier
 one) is rebuilt from three pieces:
 
@@ -27,12 +27,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
-from elasticsearch import ConflictError, NotFoundError
 
 from fenghuo.intel.collections import Collection, CollectionError
 from fenghuo.intel.objects import TaxiiStatus
 from fenghuo.store.base import StoreError
 from fenghuo.store.elastic_io import MAX_ATTEMPTS, MAX_RESULTS, Indices
+from fenghuo.store.search_client import SearchConflict, SearchNotFound
 
 COLLECTIONS, OBJECTS, STATUS = "taxii_collections", "taxii_objects", "taxii_status"
 
@@ -64,7 +64,7 @@ class EsCollections:
                 op_type="create",
                 refresh=self._es.refresh,
             )
-        except ConflictError:
+        except SearchConflict:
             msg = f"collection {collection.id} exists already"
             raise CollectionError(msg) from None
         return _collection(document)
@@ -76,7 +76,7 @@ class EsCollections:
     def source_of(self, collection_id: str) -> tuple[dict[str, Any], int, int] | None:
         try:
             response = self._es.client.get(index=self.index, id=collection_id)
-        except NotFoundError:
+        except SearchNotFound:
             return None
         return response["_source"], response["_seq_no"], response["_primary_term"]
 
@@ -113,7 +113,7 @@ class EsCollections:
                     if_primary_term=term,
                     refresh=self._es.refresh,
                 )
-            except ConflictError:
+            except SearchConflict:
                 continue
             return _collection(source)
         msg = f"collection {collection_id}: still conflicting after {MAX_ATTEMPTS} attempts"
@@ -126,7 +126,7 @@ class EsCollections:
             _delete_matching(self._es, kind, {"term": {"collection_id": collection_id}})
         try:
             self._es.client.delete(index=self.index, id=collection_id, refresh=self._es.refresh)
-        except NotFoundError:
+        except SearchNotFound:
             return False
         return True
 
@@ -147,7 +147,7 @@ def _delete_matching(es: Indices, kind: str, query: dict[str, Any]) -> int:
             try:
                 es.client.delete(index=index, id=hit["_id"], refresh=es.refresh)
                 removed += 1
-            except NotFoundError:
+            except SearchNotFound:
                 continue
 
 
@@ -164,7 +164,7 @@ class EsTaxiiStatus:
             "collection_id": status.collection_id,
             "doc": msgspec.to_builtins(status),
         }
-        with contextlib.suppress(ConflictError):  # a retried create keeps the first
+        with contextlib.suppress(SearchConflict):  # a retried create keeps the first
             self._es.client.index(
                 index=index, id=status.id, document=document, op_type="create", refresh=True
             )
@@ -173,6 +173,6 @@ class EsTaxiiStatus:
     def get(self, status_id: str) -> TaxiiStatus | None:
         try:
             response = self._es.client.get(index=self._es.names.plain(STATUS), id=status_id)
-        except NotFoundError:
+        except SearchNotFound:
             return None
         return msgspec.convert(response["_source"]["doc"], TaxiiStatus)

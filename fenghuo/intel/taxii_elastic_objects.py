@@ -1,4 +1,4 @@
-"""TAXII objects on Elasticsearch (`<prefix>taxii_objects`): append-only versions under a
+"""TAXII objects on the search server (`<prefix>taxii_objects`): append-only versions under a
 per-collection append lease, read only up to the collection's `committed_us` (see
 `fenghuo.intel.taxii_elastic` for why)."""
 
@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import msgspec
-from elasticsearch import ConflictError
 
 from fenghuo.intel.objects import (
     MAX_PAGE,
@@ -33,6 +32,7 @@ from fenghuo.intel.objects import (
 from fenghuo.intel.taxii_elastic import OBJECTS, EsCollections
 from fenghuo.store.base import StoreError
 from fenghuo.store.elastic_io import MAX_RESULTS, Indices
+from fenghuo.store.search_client import SearchConflict
 
 LEASE_S = 30.0
 _WAIT_S = 0.05
@@ -112,7 +112,7 @@ class EsObjects:
                         if_seq_no=seq_no,
                         if_primary_term=term,
                     )
-                except ConflictError:
+                except SearchConflict:
                     continue
                 newest = max(doc.get("committed_us", 0), self._newest_written(collection_id))
                 return _Lease(owner, newest)
@@ -200,7 +200,7 @@ class EsObjects:
                 op_type="create",
                 refresh="wait_for",
             )
-        except ConflictError:
+        except SearchConflict:
             return None
         for old in held:
             self._flag(

@@ -1,8 +1,8 @@
 """The store's one repository interface: alerts, incidents, analyst actions, audit trail, keys.
 
-Two backends implement it: SQLite (`fenghuo.store.sqlite`, the embedded default) and
-Elasticsearch (`fenghuo.store.elastic`, production). `tests/store/test_contract.py` runs the same
-suite against both.
+Two backends implement it: SQLite (`fenghuo.store.sqlite`, the embedded default) and the search
+server, Elasticsearch or OpenSearch (`fenghuo.store.elastic`, production).
+`tests/store/test_contract.py` runs the same suite against each.
 
 Tenant scope is part of every read: each read method takes a `Scope` and the backend puts it
 inside the query (SQL WHERE, ES bool filter); nothing is filtered after fetching. Visibility rule:

@@ -1,26 +1,34 @@
-"""The Elasticsearch backend of the store (production), for Elasticsearch 9 through the official
-`elasticsearch` client. No server runs in this project's CI: the documents, templates and queries
-are unit-tested (`fenghuo.store.es_docs`, `fenghuo.store.es_queries`), and the contract suite runs
-against a real server when FENGHUO_ES_URL is set.
+"""The search backend of the store: Elasticsearch 9 or OpenSearch 2.x (FENGHUO_STORE), the same
+documents, templates and queries on both through `fenghuo.store.search_client` (the two servers'
+differences live there). The documents and queries are unit-tested without a server
+(`fenghuo.store.es_docs`, `fenghuo.store.es_queries`); the contract suite runs on an in-memory
+model of the client and on a real OpenSearch node (`tests/store/backends.py`), and on a real
+Elasticsearch when FENGHUO_ES_URL is set.
 
-Layout (`bootstrap`, idempotent): one ILM policy rolling over in the hot phase; an index template
-per series (alerts, incidents, actions, audit: ECS-aligned mappings, `index.lifecycle.*`
-settings); the first index `<prefix><kind>-000001` created with `<prefix><kind>` as its write
-alias. ILM moves the write alias on rollover and old indices stay in the alias, so reads go to the
-alias. Data streams are not used: they are append-only, and alerts and incidents are updated.
+Layout (`bootstrap`, idempotent): an index template per series (alerts, incidents, actions,
+audit: ECS-aligned mappings); the first index `<prefix><kind>-000001` created with
+`<prefix><kind>` as its write alias. On Elasticsearch an ILM policy rolls the write index over in
+the hot phase (the templates name it in `index.lifecycle.*`); OpenSearch has no ILM, so the store
+calls `_rollover` with the same kind of conditions whenever its cached write index expires
+(`elastic_io.Indices.write_index`; its user then needs the rollover privilege on the series'
+aliases). Either way the write alias moves on and old indices stay in the alias, so reads go to
+the alias. Data streams are not used: they are append-only, and alerts
+and incidents are updated.
 
 Idempotent writes: documents have deterministic ids (the alert's, the incident's, the action's,
-the audit entry's). Alerts and incidents are read-merge-written: a real-time GET gives the stored
-version with its `_seq_no`/`_primary_term`, the merged document is written back with
-`if_seq_no`/`if_primary_term` (or created with `op_type=create` when absent), and a conflict
-(another writer got there first) retries from the read. A document stays in the index it was
-created in; older indices are searched to find it (one known gap: a document created in the old
-write index less than a refresh interval before a rollover can be created again in the new one).
+the audit entry's). Alerts and incidents are read-merge-written in bulk: one real-time mget gives
+the stored versions with their `_seq_no`/`_primary_term`, the merged documents are written back in
+one `_bulk` with `if_seq_no`/`if_primary_term` (or `create` when absent), and the items that
+conflicted (another writer got there first) start again from the read
+(`elastic_io.Indices.read_merge_write_many`). A document stays in the index it was created in;
+older indices are searched to find it (one known gap: a document created in the old write index
+less than a refresh interval before a rollover can be created again in the new one).
 
 Append-only: actions and audit entries are written with `op_type=create` only, and this class has
-no update or delete for them. Elasticsearch cannot refuse an update by itself; in production give
-the API's user the `create_doc` privilege (not `index`/`write`) on `<prefix>audit*` and
-`<prefix>actions*`, which refuses any overwrite or delete at the server.
+no update or delete for them. The server cannot refuse an update by itself; in production on
+Elasticsearch give the API's user the `create_doc` privilege (not `index`/`write`) on
+`<prefix>audit*` and `<prefix>actions*`, which refuses any overwrite or delete at the server (an
+equivalent role for OpenSearch's security plugin has not been worked out here).
 
 Analyst state is kept in the target's document under `fenghuo.analyst` (with the ids of the actions
 already applied, so replaying an action never applies it twice), never in `fenghuo.doc`.
@@ -33,7 +41,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import msgspec
-from elasticsearch import BadRequestError, Elasticsearch
 
 from fenghuo.intel.reports.elastic import EsReports
 from fenghuo.intel.taxii_elastic import EsCollections, EsTaxiiStatus
@@ -51,10 +58,11 @@ from fenghuo.store.base import (
     Scope,
     newer_incident,
 )
-from fenghuo.store.elastic_io import Found, Indices, check_limit, page_cursor
+from fenghuo.store.elastic_io import WRITE_INDEX_TTL_S, Found, Indices, check_limit, page_cursor
 from fenghuo.store.elastic_logs import EsActions, EsAudit, EsKeys
 from fenghuo.store.elastic_suppressions import EsSuppressions
 from fenghuo.store.figures import IncidentAggregates, aggregate_incidents
+from fenghuo.store.search_client import Flavour, SearchBadRequest, SearchClient, connect
 
 
 class EsAlerts:
@@ -66,16 +74,16 @@ class EsAlerts:
         for alert in alerts:
             current = folded.get(alert.id)
             folded[alert.id] = alert if current is None else merge_alerts(current, alert)
-        for alert in folded.values():
 
-            def change(found: Found | None, alert: Alert = alert) -> dict[str, Any] | None:
-                if found is None:
-                    return es_docs.alert_document(alert)
-                stored, state, applied = es_docs.decode_alert_doc(found.source)
-                merged = merge_alerts(stored, alert)
-                return None if merged == stored else es_docs.alert_document(merged, state, applied)
+        def change(alert_id: str, found: Found | None) -> dict[str, Any] | None:
+            alert = folded[alert_id]
+            if found is None:
+                return es_docs.alert_document(alert)
+            stored, state, applied = es_docs.decode_alert_doc(found.source)
+            merged = merge_alerts(stored, alert)
+            return None if merged == stored else es_docs.alert_document(merged, state, applied)
 
-            self._es.read_merge_write("alerts", alert.id, change)
+        self._es.read_merge_write_many("alerts", list(folded), change)
         return len(folded)
 
     def get(self, scope: Scope, alert_id: str) -> AlertView | None:
@@ -141,19 +149,17 @@ class EsIncidents:
         for incident in incidents:
             current = chosen.get(incident.id)
             chosen[incident.id] = incident if current is None else newer_incident(current, incident)
-        written = 0
-        for incident in chosen.values():
 
-            def change(found: Found | None, new: Incident = incident) -> dict[str, Any] | None:
-                if found is None:
-                    return es_docs.incident_document(new)
-                stored, state, applied = es_docs.decode_incident_doc(found.source)
-                if newer_incident(stored, new) == stored:
-                    return None
-                return es_docs.incident_document(new, state, applied)
+        def change(incident_id: str, found: Found | None) -> dict[str, Any] | None:
+            new = chosen[incident_id]
+            if found is None:
+                return es_docs.incident_document(new)
+            stored, state, applied = es_docs.decode_incident_doc(found.source)
+            if newer_incident(stored, new) == stored:
+                return None
+            return es_docs.incident_document(new, state, applied)
 
-            written += self._es.read_merge_write("incidents", incident.id, change)
-        return written
+        return len(self._es.read_merge_write_many("incidents", list(chosen), change))
 
     def delete(self, ids: Iterable[str]) -> int:
         """Delete each incident's document (its analyst state goes with it; the action log
@@ -215,10 +221,18 @@ def _incident_view(source: dict[str, Any]) -> IncidentView:
 
 
 class ElasticStore:
-    """Every repository on one Elasticsearch cluster, under one index prefix."""
+    """Every repository on one search server (Elasticsearch or OpenSearch), under one index
+    prefix. `rollover` and `write_index_ttl_s` are `elastic_io.Indices`' (tests)."""
 
-    def __init__(self, client: Elasticsearch, prefix: str) -> None:
-        self._es = Indices(client, prefix)
+    def __init__(
+        self,
+        client: SearchClient,
+        prefix: str,
+        *,
+        rollover: dict[str, Any] | None = None,
+        write_index_ttl_s: float = WRITE_INDEX_TTL_S,
+    ) -> None:
+        self._es = Indices(client, prefix, rollover=rollover, write_index_ttl_s=write_index_ttl_s)
         # The repositories (fenghuo.store.base.Store), sharing one client.
         self.alerts = EsAlerts(self._es)
         self.incidents = EsIncidents(self._es)
@@ -233,9 +247,14 @@ class ElasticStore:
         self.taxii_status = EsTaxiiStatus(self._es)
 
     @classmethod
-    def connect(cls, url: str, *, prefix: str = "fenghuo-") -> ElasticStore:
-        client = Elasticsearch(url, request_timeout=30, retry_on_timeout=True, max_retries=3)
-        return cls(client, prefix)
+    def connect(
+        cls, url: str, *, prefix: str = "fenghuo-", flavour: Flavour = "elasticsearch"
+    ) -> ElasticStore:
+        return cls(connect(flavour, url), prefix)
+
+    @property
+    def client(self) -> SearchClient:
+        return self._es.client
 
     @property
     def refresh_on_write(self) -> bool:
@@ -252,12 +271,15 @@ class ElasticStore:
         return self._es.names
 
     def bootstrap(self) -> None:
-        """Create (or update) the policy and templates; create each series' first index with
-        its write alias unless the alias exists. Safe to run at every start."""
+        """Create (or update) the policy (where the server has ILM) and templates; create each
+        series' first index with its write alias unless the alias exists. Safe to run at every
+        start."""
         client, names = self._es.client, self._es.names
-        client.ilm.put_lifecycle(name=names.policy, policy=es_docs.ilm_policy())
+        dialect = client.dialect
+        if dialect.server_rollover:
+            client.put_lifecycle(name=names.policy, policy=es_docs.ilm_policy(self._es.rollover))
         for kind in (*es_docs.ROLLED, *es_docs.PLAIN):
-            client.indices.put_index_template(**es_docs.index_template(names, kind))
+            client.indices.put_index_template(**es_docs.index_template(names, kind, dialect))
         for kind in es_docs.ROLLED:
             if client.indices.exists_alias(name=names.alias(kind)):
                 continue
@@ -269,7 +291,7 @@ class ElasticStore:
     def _create(self, index: str, aliases: dict[str, dict[str, Any]] | None) -> None:
         try:
             self._es.client.indices.create(index=index, aliases=aliases)
-        except BadRequestError as exc:
+        except SearchBadRequest as exc:
             if exc.error != "resource_already_exists_exception":
                 raise  # another process bootstrapped at the same time is fine; anything else not
 
@@ -280,17 +302,14 @@ class ElasticStore:
         # the concrete indices first.
         found = client.indices.get(
             index=[names.pattern(k) for k in es_docs.ROLLED]
-            + [names.plain(k) for k in es_docs.PLAIN],
-            ignore_unavailable=True,
-            allow_no_indices=True,
-        ).body
+            + [names.plain(k) for k in es_docs.PLAIN]
+        )
         if found:
             client.indices.delete(index=sorted(found))
         for kind in (*es_docs.ROLLED, *es_docs.PLAIN):
-            client.options(ignore_status=404).indices.delete_index_template(
-                name=f"{names.prefix}{kind}"
-            )
-        client.options(ignore_status=404).ilm.delete_lifecycle(name=names.policy)
+            client.indices.delete_index_template(name=f"{names.prefix}{kind}")
+        if client.dialect.server_rollover:
+            client.delete_lifecycle(name=names.policy)
 
     def close(self) -> None:
         self._es.client.close()

@@ -1,4 +1,4 @@
-"""The Elasticsearch backend's analyst actions, audit trail and API keys (see `elastic` for the
+"""The search backend's analyst actions, audit trail and API keys (see `elastic` for the
 layout and the append-only guarantees)."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ import datetime as dt
 from typing import Any
 
 import msgspec
-from elasticsearch import ConflictError, NotFoundError
 
 from fenghuo.store import es_docs, es_queries
 from fenghuo.store.base import (
@@ -35,6 +34,7 @@ from fenghuo.store.elastic_io import (
     page_cursor,
 )
 from fenghuo.store.keys import ApiKey, Role, mint_key, parse_token, secret_matches
+from fenghuo.store.search_client import SearchConflict, SearchNotFound
 
 
 def _target_query(scope: Scope, kind: TargetKind, target_id: str) -> dict[str, Any]:
@@ -61,9 +61,9 @@ class EsActions:
             msg = f"no {action.target_kind} {action.target_id} in scope"
             raise TargetNotFoundError(msg)
         # A conflict means it was recorded before (a retry): then make sure it is applied, once.
-        with contextlib.suppress(ConflictError):
+        with contextlib.suppress(SearchConflict):
             self._es.client.index(
-                index=self._es.names.alias("actions"),
+                index=self._es.append_alias("actions"),
                 id=action.id,
                 document={
                     "@timestamp": action.at.isoformat(),
@@ -137,9 +137,9 @@ class EsAudit:
 
     def append(self, entry: AuditEntry) -> None:
         # A conflict is the same entry again (a retry): the first one stands.
-        with contextlib.suppress(ConflictError):
+        with contextlib.suppress(SearchConflict):
             self._es.client.index(
-                index=self._es.names.alias("audit"),
+                index=self._es.append_alias("audit"),
                 id=entry.id,
                 document=es_docs.audit_document(entry),
                 op_type="create",
@@ -210,7 +210,7 @@ class EsKeys:
         key_id, secret = parsed
         try:
             source = self._es.client.get(index=self._es.names.keys, id=key_id)["_source"]
-        except NotFoundError:
+        except SearchNotFound:
             return None
         if source.get("revoked_at") or not secret_matches(secret, source["secret_sha256"]):
             return None
@@ -220,7 +220,7 @@ class EsKeys:
         for _attempt in range(MAX_ATTEMPTS):
             try:
                 found = self._es.client.get(index=self._es.names.keys, id=key_id)
-            except NotFoundError:
+            except SearchNotFound:
                 return False
             source = dict(found["_source"])
             if source.get("revoked_at"):
@@ -235,7 +235,7 @@ class EsKeys:
                     if_primary_term=found["_primary_term"],
                     refresh=self._es.refresh,
                 )
-            except ConflictError:
+            except SearchConflict:
                 continue
             return True
         msg = f"key {key_id}: still conflicting after {MAX_ATTEMPTS} attempts"

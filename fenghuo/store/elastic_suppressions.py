@@ -1,5 +1,6 @@
-"""Suppression rules on Elasticsearch: one small plain index (`<prefix>suppressions`), written
-with `op_type=create` (a retried add keeps the first) and revoked with optimistic concurrency."""
+"""Suppression rules on the search server (Elasticsearch or OpenSearch): one small plain index
+(`<prefix>suppressions`), written with `op_type=create` (a retried add keeps the first) and revoked
+with optimistic concurrency."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import datetime as dt
 from typing import Any
 
 import msgspec
-from elasticsearch import ConflictError, NotFoundError
 
 from fenghuo.store.base import Scope, StoreError, SuppressionRule
 from fenghuo.store.elastic_io import MAX_ATTEMPTS, MAX_RESULTS, Indices
+from fenghuo.store.search_client import SearchConflict, SearchNotFound
 
 
 def _document(rule: SuppressionRule) -> dict[str, Any]:
@@ -34,7 +35,7 @@ class EsSuppressions:
 
     def add(self, rule: SuppressionRule) -> SuppressionRule:
         index = self._es.names.suppressions
-        with contextlib.suppress(ConflictError):  # already added: keep the first
+        with contextlib.suppress(SearchConflict):  # already added: keep the first
             self._es.client.index(
                 index=index,
                 id=rule.id,
@@ -62,7 +63,7 @@ class EsSuppressions:
         for _attempt in range(MAX_ATTEMPTS):
             try:
                 found = self._es.client.get(index=index, id=rule_id)
-            except NotFoundError:
+            except SearchNotFound:
                 return False
             rule = _rule(found["_source"])
             if rule.revoked_at is not None:
@@ -79,7 +80,7 @@ class EsSuppressions:
                     if_primary_term=found["_primary_term"],
                     refresh=self._es.refresh,
                 )
-            except ConflictError:
+            except SearchConflict:
                 continue
             return True
         msg = f"suppression {rule_id}: still conflicting after {MAX_ATTEMPTS} attempts"

@@ -1,12 +1,12 @@
-"""Elasticsearch documents and index templates for the store: pure functions, no client, so
-they are unit-tested without a server (`tests/store/test_es_docs.py`). The queries over these
-documents are in `fenghuo.store.es_queries`.
+"""Search documents and index templates for the store (Elasticsearch and OpenSearch alike): pure
+functions, no client, so they are unit-tested without a server (`tests/store/test_es_docs.py`).
+The queries over these documents are in `fenghuo.store.es_queries`.
 
 Field names follow ECS where a field exists (`@timestamp`, `event.*`, `message`, `rule.*`,
 `threat.*`, `host.*`, `cloud.account.id`, `related.*`); our own fields live under `fenghuo.*`.
 Alerts carry no traffic direction, so IP entities go to `related.ip` rather than `source.ip`.
 The exact model document is kept in `fenghuo.doc` (stored, not indexed) and decoded on read, so a
-round trip through Elasticsearch gives back the same `Alert`/`Incident`.
+round trip through the server gives back the same `Alert`/`Incident`.
 
 Tenant scope: every document has `fenghuo.scope_tenants` (alert: tenant_id and actor_tenant_id;
 incident: tenants and actor_tenants); a tenant-scoped query is a `term` filter on it inside the
@@ -16,6 +16,7 @@ bool query (`es_queries.scope_filters`).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,10 +25,10 @@ import msgspec
 from fenghuo.model.alert import Alert
 from fenghuo.model.incident import Incident
 from fenghuo.store.base import AnalystState, AuditEntry, epoch_ms
+from fenghuo.store.es_plain import DATE, KEYWORD, LONG, PLAIN_MAPPINGS
+from fenghuo.store.search_client import Dialect
 
 TEMPLATE_PRIORITY = 200
-# Rollover conditions of the hot phase (ILM); the first condition met rolls the write index.
-ROLLOVER = {"max_primary_shard_size": "50gb", "max_age": "30d"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,8 @@ class IndexNames:
     """Every index and alias of one deployment, from its prefix (FENGHUO_ES_INDEX_PREFIX).
 
     Alerts, incidents, actions and audit are rolled-over index series `<alias>-000001`, ...
-    with `<alias>` as the write alias (ILM moves it); keys are one small plain index."""
+    with `<alias>` as the write alias (ILM or the store's `_rollover` moves it); keys,
+    suppressions, reports and TAXII are small plain indices."""
 
     prefix: str
 
@@ -68,9 +70,6 @@ class IndexNames:
 ROLLED = ("alerts", "incidents", "actions", "audit")
 PLAIN = ("keys", "suppressions", "reports", "taxii_collections", "taxii_objects", "taxii_status")
 
-_KEYWORD = {"type": "keyword"}
-_DATE = {"type": "date"}
-_LONG = {"type": "long"}
 # Words split on non-word characters, lowercased, Unicode-aware: the same tokens as SQLite's
 # FTS5 unicode61 tokenizer, so full-text search answers alike on both backends.
 _TEXT = {"type": "text", "analyzer": "fenghuo_words"}
@@ -86,11 +85,11 @@ _ANALYSIS = {
 }
 _ANALYST = {
     "properties": {
-        "status": _KEYWORD,
-        "assignee": _KEYWORD,
+        "status": KEYWORD,
+        "assignee": KEYWORD,
         "suppressed": {"type": "boolean"},
         "comments": {"type": "integer"},
-        "updated_at": _DATE,
+        "updated_at": DATE,
         "applied": {"type": "keyword", "index": False},
     }
 }
@@ -99,16 +98,16 @@ _STORED_ONLY = {"type": "object", "enabled": False}
 
 def _mappings(kind: str) -> dict[str, Any]:
     common: dict[str, Any] = {
-        "@timestamp": _DATE,
+        "@timestamp": DATE,
         "event": {
             "properties": {
-                "kind": _KEYWORD,
-                "id": _KEYWORD,
-                "dataset": _KEYWORD,
-                "severity": _LONG,
-                "start": _DATE,
-                "end": _DATE,
-                "created": _DATE,
+                "kind": KEYWORD,
+                "id": KEYWORD,
+                "dataset": KEYWORD,
+                "severity": LONG,
+                "start": DATE,
+                "end": DATE,
+                "created": DATE,
             }
         },
         "message": _TEXT,
@@ -118,28 +117,28 @@ def _mappings(kind: str) -> dict[str, Any]:
             "dynamic": False,
             "properties": {
                 **common,
-                "rule": {"properties": {"id": _KEYWORD, "name": _KEYWORD, "category": _KEYWORD}},
+                "rule": {"properties": {"id": KEYWORD, "name": KEYWORD, "category": KEYWORD}},
                 "threat": {
                     "properties": {
-                        "framework": _KEYWORD,
-                        "technique": {"properties": {"id": _KEYWORD}},
+                        "framework": KEYWORD,
+                        "technique": {"properties": {"id": KEYWORD}},
                     }
                 },
-                "host": {"properties": {"id": _KEYWORD}},
-                "cloud": {"properties": {"account": {"properties": {"id": _KEYWORD}}}},
-                "related": {"properties": {"ip": {"type": "ip"}, "hosts": _KEYWORD}},
+                "host": {"properties": {"id": KEYWORD}},
+                "cloud": {"properties": {"account": {"properties": {"id": KEYWORD}}}},
+                "related": {"properties": {"ip": {"type": "ip"}, "hosts": KEYWORD}},
                 "fenghuo": {
                     "properties": {
-                        "id": _KEYWORD,
+                        "id": KEYWORD,
                         "title": _TEXT,
-                        "severity": _KEYWORD,
+                        "severity": KEYWORD,
                         "confidence": {"type": "float"},
-                        "tenant_id": _KEYWORD,
-                        "actor_tenant_id": _KEYWORD,
-                        "scope_tenants": _KEYWORD,
-                        "vm_id": _KEYWORD,
-                        "first_seen_ms": _LONG,
-                        "last_seen_ms": _LONG,
+                        "tenant_id": KEYWORD,
+                        "actor_tenant_id": KEYWORD,
+                        "scope_tenants": KEYWORD,
+                        "vm_id": KEYWORD,
+                        "first_seen_ms": LONG,
+                        "last_seen_ms": LONG,
                         "analyst": _ANALYST,
                         "doc": _STORED_ONLY,
                     }
@@ -151,21 +150,21 @@ def _mappings(kind: str) -> dict[str, Any]:
             "dynamic": False,
             "properties": {
                 **common,
-                "host": {"properties": {"id": _KEYWORD}},
+                "host": {"properties": {"id": KEYWORD}},
                 "fenghuo": {
                     "properties": {
-                        "id": _KEYWORD,
+                        "id": KEYWORD,
                         "title": _TEXT,
-                        "severity": _KEYWORD,
-                        "grade": _KEYWORD,
-                        "category": _KEYWORD,
+                        "severity": KEYWORD,
+                        "grade": KEYWORD,
+                        "category": KEYWORD,
                         "risk_score": {"type": "float"},
-                        "tenants": _KEYWORD,
-                        "actor_tenants": _KEYWORD,
-                        "scope_tenants": _KEYWORD,
-                        "first_seen_ms": _LONG,
-                        "last_seen_ms": _LONG,
-                        "updated_at": _DATE,
+                        "tenants": KEYWORD,
+                        "actor_tenants": KEYWORD,
+                        "scope_tenants": KEYWORD,
+                        "first_seen_ms": LONG,
+                        "last_seen_ms": LONG,
+                        "updated_at": DATE,
                         "analyst": _ANALYST,
                         "doc": _STORED_ONLY,
                     }
@@ -176,13 +175,13 @@ def _mappings(kind: str) -> dict[str, Any]:
         return {
             "dynamic": False,
             "properties": {
-                "@timestamp": _DATE,
+                "@timestamp": DATE,
                 "fenghuo": {
                     "properties": {
-                        "id": _KEYWORD,
-                        "target_kind": _KEYWORD,
-                        "target_id": _KEYWORD,
-                        "at_ms": _LONG,
+                        "id": KEYWORD,
+                        "target_kind": KEYWORD,
+                        "target_id": KEYWORD,
+                        "at_ms": LONG,
                         "doc": _STORED_ONLY,
                     }
                 },
@@ -192,16 +191,16 @@ def _mappings(kind: str) -> dict[str, Any]:
     return {
         "dynamic": False,
         "properties": {
-            "@timestamp": _DATE,
-            "event": {"properties": {"action": _KEYWORD, "id": _KEYWORD}},
-            "user": {"properties": {"id": _KEYWORD, "roles": _KEYWORD}},
+            "@timestamp": DATE,
+            "event": {"properties": {"action": KEYWORD, "id": KEYWORD}},
+            "user": {"properties": {"id": KEYWORD, "roles": KEYWORD}},
             "fenghuo": {
                 "properties": {
-                    "id": _KEYWORD,
-                    "target": _KEYWORD,
-                    "tenant_id": _KEYWORD,
-                    "request_id": _KEYWORD,
-                    "at_ms": _LONG,
+                    "id": KEYWORD,
+                    "target": KEYWORD,
+                    "tenant_id": KEYWORD,
+                    "request_id": KEYWORD,
+                    "at_ms": LONG,
                     "doc": _STORED_ONLY,
                 }
             },
@@ -209,18 +208,19 @@ def _mappings(kind: str) -> dict[str, Any]:
     }
 
 
-def ilm_policy() -> dict[str, Any]:
-    """The lifecycle policy of every rolled series: roll over in the hot phase; retention
-    (a delete phase) is an operator's decision, left out on purpose."""
-    return {"phases": {"hot": {"actions": {"rollover": dict(ROLLOVER)}}}}
+def ilm_policy(conditions: Mapping[str, Any]) -> dict[str, Any]:
+    """The lifecycle policy of every rolled series (Elasticsearch's ILM): roll over in the hot
+    phase when one of `conditions` is met; retention (a delete phase) is an operator's decision,
+    left out on purpose."""
+    return {"phases": {"hot": {"actions": {"rollover": dict(conditions)}}}}
 
 
-def index_template(names: IndexNames, kind: str) -> dict[str, Any]:
-    """Keyword arguments for `indices.put_index_template` of one series."""
+def index_template(names: IndexNames, kind: str, dialect: Dialect) -> dict[str, Any]:
+    """Keyword arguments for `indices.put_index_template` of one series; a rolled series gets
+    the dialect's lifecycle settings (ILM's policy name and rollover alias, or none)."""
     settings: dict[str, Any] = {"analysis": _ANALYSIS}
     if kind in ROLLED:
-        settings["index.lifecycle.name"] = names.policy
-        settings["index.lifecycle.rollover_alias"] = names.alias(kind)
+        settings.update(dialect.template_settings(names.policy, names.alias(kind)))
     return {
         "name": f"{names.prefix}{kind}",
         "index_patterns": [names.pattern(kind)] if kind in ROLLED else [names.plain(kind)],
@@ -231,99 +231,6 @@ def index_template(names: IndexNames, kind: str) -> dict[str, Any]:
         },
         "meta": {"managed_by": "fenghuo"},
     }
-
-
-KEYS: dict[str, Any] = {
-    "dynamic": False,
-    "properties": {
-        "name": _KEYWORD,
-        "role": _KEYWORD,
-        "tenant_id": _KEYWORD,
-        "secret_sha256": {"type": "keyword", "index": False},
-        "created_at": _DATE,
-        "revoked_at": _DATE,
-    },
-}
-
-# A rule's fields at the top level (filters), the rule itself under `doc` (not indexed).
-SUPPRESSIONS: dict[str, Any] = {
-    "dynamic": False,
-    "properties": {
-        "id": _KEYWORD,
-        "tenant_id": _KEYWORD,
-        "created_at": _DATE,
-        "revoked_at": _DATE,
-        "doc": {"type": "object", "enabled": False},
-    },
-}
-
-# Regulator reports (fenghuo.intel.reports.elastic): filter fields at the top level, the report
-# under `doc` (not indexed).
-REPORTS: dict[str, Any] = {
-    "dynamic": False,
-    "properties": {
-        "id": _KEYWORD,
-        "incident_id": _KEYWORD,
-        "kind": _KEYWORD,
-        "tenant_id": _KEYWORD,
-        "submitted": {"type": "boolean"},
-        "due_ms": _LONG,
-        "due_from_ms": _LONG,
-        "due_sort": _LONG,
-        "doc": {"type": "object", "enabled": False},
-    },
-}
-
-# TAXII (fenghuo.intel.taxii_elastic): a collection with its readers and the append lease and
-# committed date added; object versions with their filter fields, the STIX object under `body`;
-# status resources under `doc`. Bodies are not indexed.
-_BOOL = {"type": "boolean"}
-TAXII_COLLECTIONS: dict[str, Any] = {
-    "dynamic": False,
-    "properties": {
-        "id": _KEYWORD,
-        "created_at": _DATE,
-        "readers": _KEYWORD,
-        "committed_us": _LONG,
-        "lease_owner": _KEYWORD,
-        "lease_until": {"type": "double"},
-        "doc": {"type": "object", "enabled": False},
-    },
-}
-TAXII_OBJECTS: dict[str, Any] = {
-    "dynamic": False,
-    "properties": {
-        "collection_id": _KEYWORD,
-        "added_us": _LONG,
-        "id": _KEYWORD,
-        "type": _KEYWORD,
-        "version": _KEYWORD,
-        "version_us": _LONG,
-        "spec_version": _KEYWORD,
-        "media_type": _KEYWORD,
-        "is_first": _BOOL,
-        "is_last": _BOOL,
-        "source": _KEYWORD,
-        "body": {"type": "object", "enabled": False},
-    },
-}
-TAXII_STATUS: dict[str, Any] = {
-    "dynamic": False,
-    "properties": {
-        "id": _KEYWORD,
-        "collection_id": _KEYWORD,
-        "doc": {"type": "object", "enabled": False},
-    },
-}
-
-PLAIN_MAPPINGS = {
-    "keys": KEYS,
-    "suppressions": SUPPRESSIONS,
-    "reports": REPORTS,
-    "taxii_collections": TAXII_COLLECTIONS,
-    "taxii_objects": TAXII_OBJECTS,
-    "taxii_status": TAXII_STATUS,
-}
 
 
 def _iso(time: dt.datetime | None) -> str | None:

@@ -1,7 +1,8 @@
-"""Elasticsearch queries of the store: the bool query of an alert or incident query, the sort
-orders and `search_after` paging, and the alert statistics' aggregations with their parsing.
-Pure functions, no client, unit-tested without a server (`tests/store/test_es_docs.py`, which
-also checks that every field used here is mapped by `fenghuo.store.es_docs`).
+"""Search queries of the store (Elasticsearch and OpenSearch alike): the bool query of an alert
+or incident query, the sort orders and `search_after` paging, and the alert statistics'
+aggregations with their parsing. Pure functions, no client, unit-tested without a server
+(`tests/store/test_es_docs.py`, which also checks that every field used here is mapped by
+`fenghuo.store.es_docs`).
 
 Tenant scope is inside every query: `scope_filters` puts a `term` filter on
 `fenghuo.scope_tenants` (every tenant a document involves, victim or actor) in the bool query's

@@ -8,13 +8,15 @@ from fenghuo.store.sqlite import SqliteStore
 
 
 def open_store(settings: Settings) -> Store:
-    """SQLite at `settings.db_path`, or Elasticsearch at `settings.es_url` (its indices,
-    templates and policy bootstrapped, which is idempotent)."""
-    if settings.store == "elasticsearch":
-        from fenghuo.store.elastic import ElasticStore  # the client is only needed here
+    """SQLite at `settings.db_path`, or the search backend on Elasticsearch (FENGHUO_ES_URL) or
+    OpenSearch (FENGHUO_OPENSEARCH_URL), its indices, templates and (on Elasticsearch) policy
+    bootstrapped, which is idempotent."""
+    if settings.store != "sqlite":
+        # The clients are only needed here.
+        from fenghuo.store.elastic import ElasticStore
+        from fenghuo.store.search_client import open_search_client
 
-        assert settings.es_url is not None  # checked by Settings
-        store = ElasticStore.connect(settings.es_url, prefix=settings.es_index_prefix)
+        store = ElasticStore(open_search_client(settings), settings.es_index_prefix)
         store.bootstrap()
         return store
     return SqliteStore(settings.db_path)

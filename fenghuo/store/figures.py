@@ -5,7 +5,7 @@ The situational overview needs these over tens of thousands of incidents in well
 so the backends compute them in the query (SQLite: GROUP BY over the incidents joined with their
 analyst state; see `fenghuo.store.sqlite_figures`) instead of the API paging every incident into
 memory. `aggregate_incidents` is the same rule over documents already in memory: the reference
-the SQL is tested against, and the Elasticsearch backend's implementation for now.
+the SQL is tested against, and the search backend's implementation for now.
 """
 
 from __future__ import annotations

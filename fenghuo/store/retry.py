@@ -2,8 +2,9 @@
 
 Writes are idempotent (deterministic ids, upserts fold with `merge_alerts`), so repeating one
 after a failure is always safe. Only transient failures are retried (a locked or busy SQLite
-database, disk full or I/O errors, an unreachable or overloaded Elasticsearch); anything else is a
-bug or a misconfiguration and is raised at once.
+database, disk full or I/O errors, an unreachable or overloaded search server:
+`fenghuo.store.search_client.SearchUnavailable`); anything else is a bug or a misconfiguration
+and is raised at once.
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from elastic_transport import ConnectionError as EsConnectionError
-from elastic_transport import ConnectionTimeout as EsConnectionTimeout
-from elasticsearch import ApiError
+from fenghuo.store.search_client import SearchUnavailable
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -28,7 +27,6 @@ _SQLITE_TRANSIENT = {
     sqlite3.SQLITE_FULL,
     sqlite3.SQLITE_CANTOPEN,
 }
-_HTTP_TRANSIENT = {429, 502, 503, 504}
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -36,9 +34,7 @@ def is_transient(exc: BaseException) -> bool:
         code = getattr(exc, "sqlite_errorcode", None)
         # Extended result codes carry the primary code in their low byte.
         return code is not None and code & 0xFF in _SQLITE_TRANSIENT
-    if isinstance(exc, EsConnectionError | EsConnectionTimeout):
-        return True
-    return isinstance(exc, ApiError) and exc.meta.status in _HTTP_TRANSIENT
+    return isinstance(exc, SearchUnavailable)
 
 
 def with_backoff(
@@ -55,7 +51,7 @@ def with_backoff(
     while True:
         try:
             return write()
-        except (sqlite3.OperationalError, EsConnectionError, EsConnectionTimeout, ApiError) as exc:
+        except (sqlite3.OperationalError, SearchUnavailable) as exc:
             if not is_transient(exc):
                 raise
             attempt += 1

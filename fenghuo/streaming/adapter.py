@@ -61,7 +61,7 @@ class EngineSpec:
     out_of_orderness: dt.timedelta = dt.timedelta(seconds=5)
     allowed_lateness: dt.timedelta = dt.timedelta(minutes=5)
     # The SQLite store whose analyst suppression rules apply live (None: configured rules only,
-    # unless the store is Elasticsearch, which every worker can reach).
+    # unless the store is a search server, which every worker can reach).
     suppressions_db: Path | None = None
 
     def build(self) -> DetectionEngine:
@@ -85,10 +85,11 @@ class EngineSpec:
         )
 
     def _suppression_store(self) -> Callable[[], Store] | None:
-        """Where the analysts' rules live: Elasticsearch when the worker's settings say so
-        (also on a cluster), else the job's SQLite store when it has one."""
+        """Where the analysts' rules live: the search server (Elasticsearch or OpenSearch) when
+        the worker's settings say so (also on a cluster), else the job's SQLite store when it
+        has one."""
         settings = get_settings()
-        if settings.store == "elasticsearch":
+        if settings.store != "sqlite":
             return lambda: open_store(settings)
         db = self.suppressions_db
         return (lambda: SqliteStore(db)) if db is not None else None

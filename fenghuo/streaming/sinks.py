@@ -1,5 +1,5 @@
-"""Where alerts go: the `fenghuo.alerts` topic and the store (SQLite by default, or
-Elasticsearch with FENGHUO_STORE=elasticsearch).
+"""Where alerts go: the `fenghuo.alerts` topic and the store (SQLite by default, or the search
+backend with FENGHUO_STORE=elasticsearch or opensearch).
 
 The topic is written through the Flink Kafka connector's table sink, which is a KafkaSink
 underneath: a DataStream KafkaSink built from Python cannot take its record key from a field
@@ -11,8 +11,8 @@ The store writer upserts each alert as it passes, through the configured backend
 `AlertRepository` (`fenghuo.store.factory.open_store`; SQLite at the job's store path). After a
 restart the job re-emits what followed its last checkpoint; upserts fold with `merge_alerts`, so
 repeats change nothing. A store outage (the database locked beyond its busy timeout, a full disk,
-Elasticsearch unreachable or overloaded) is retried with backoff (`fenghuo.store.retry`): the job
-waits, back-pressured, and loses nothing.
+the search server unreachable or overloaded) is retried with backoff (`fenghuo.store.retry`): the
+job waits, back-pressured, and loses nothing.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class StoreWriter(MapFunction):  # type: ignore[misc]  # pyflink has no type stu
     """Upserts every alert into the store and passes it on unchanged.
 
     The backend is the settings' (`settings`, else the worker's own, read when the function
-    opens): SQLite at `path`, or Elasticsearch at FENGHUO_ES_URL."""
+    opens): SQLite at `path`, or the search server (`fenghuo.store.factory.open_store`)."""
 
     def __init__(self, path: Path, settings: Settings | None = None) -> None:
         self.path = path

@@ -1,11 +1,11 @@
 """The event archive, on each backend: events by id, idempotent, pruned by when they were
-archived. The Elasticsearch archive runs when FENGHUO_ES_URL names a server (skipped otherwise)."""
+archived. The search server's archive runs on OpenSearch and Elasticsearch when there is a server
+(tests/store/backends.py; skipped otherwise)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +15,7 @@ import pytest
 from fenghuo.evidence.archive import EventArchive
 from fenghuo.evidence.sqlite_archive import SqliteEventArchive
 from fenghuo.model.events import MAX_ORIGINAL, Flow, raw_ref
-from tests.store.backends import es_url
+from tests.store.backends import SEARCH_SERVERS, fresh_prefix, server_url
 
 T0 = dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)
 
@@ -36,19 +36,20 @@ def flow(n: int, text: str = "") -> Flow:
     )
 
 
-@pytest.fixture(params=["sqlite", "elasticsearch"])
+@pytest.fixture(params=["sqlite", *SEARCH_SERVERS])
 def archive(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventArchive]:
     if request.param == "sqlite":
         yield SqliteEventArchive(tmp_path / "events.db")
         return
     from fenghuo.evidence.elastic_archive import ElasticEventArchive
 
-    es = ElasticEventArchive.connect(es_url(), prefix=f"fenghuo-test-{uuid.uuid4().hex[:10]}-")
+    flavour = request.param
+    es = ElasticEventArchive.connect(server_url(flavour), prefix=fresh_prefix(), flavour=flavour)
     es.refresh_on_write = True
     try:
         yield es
     finally:
-        es.client.indices.delete(index=es.index, ignore_unavailable=True)
+        es.client.indices.delete(index=[es.index])
         es.close()
 
 

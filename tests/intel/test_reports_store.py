@@ -1,5 +1,6 @@
-"""The report repository's contract, on SQLite and on the Elasticsearch backend (its code on the
-in-memory model of the client, and on a real server when FENGHUO_ES_URL is set): idempotent adds,
+"""The report repository's contract, on SQLite and on the search backend (its code on the
+in-memory model of the client, on a real OpenSearch node, and on Elasticsearch when
+FENGHUO_ES_URL is set; tests/store/backends.py): idempotent adds,
 tenant scope and the regulator's incident set inside the query, states computed from `now` in the
 filters exactly as on the returned reports, deadline order."""
 

@@ -1,5 +1,6 @@
-"""The TAXII repositories on every backend (SQLite; the Elasticsearch code on the in-memory model
-of its client, `es-model`; a real Elasticsearch when FENGHUO_ES_URL is set): collections and
+"""The TAXII repositories on every backend (tests/store/backends.py: SQLite; the search backend's
+code on the in-memory model of its client, `es-model`; a real OpenSearch node; a real
+Elasticsearch when FENGHUO_ES_URL is set): collections and
 grants, append-only object versions with unique increasing date added, first/last flags, filters,
 cursors and deletes."""
 
@@ -25,7 +26,7 @@ from fenghuo.intel.taxii_sqlite import SqliteObjects
 from fenghuo.store.base import Store
 from fenghuo.store.sqlite import SqliteStore
 from tests.intel.taxii_support import indicator, ipv4
-from tests.store.backends import open_backend
+from tests.store.backends import ALL_BACKENDS, SEARCH_SERVERS, open_backend
 
 
 @contextmanager
@@ -34,15 +35,15 @@ def opened(kind: str, tmp_path: Path) -> Iterator[Store]:
     yield from open_backend(kind, tmp_path)
 
 
-@pytest.fixture(params=["sqlite", "es-model", "elasticsearch"])
+@pytest.fixture(params=ALL_BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     with opened(request.param, tmp_path) as chosen:
         yield chosen
 
 
-@pytest.fixture(params=["es-model", "elasticsearch"])
+@pytest.fixture(params=["es-model", *SEARCH_SERVERS])
 def es_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """The Elasticsearch backend only (its lease and committed horizon)."""
+    """The search backend only (its lease and committed horizon)."""
     with opened(request.param, tmp_path) as chosen:
         yield chosen
 

@@ -23,9 +23,10 @@ T0 = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
 TENANTS = ("acme", "globex", "initech", "hooli")
 
 
-@pytest.fixture(params=["sqlite", "es-model"])
+@pytest.fixture(params=["sqlite", "es-model", "opensearch"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """SQLite and the Elasticsearch code on the client model (tests/store/backends.py)."""
+    """SQLite, the search backend on the client model and on a real OpenSearch node
+    (tests/store/backends.py)."""
     yield from open_backend(request.param, tmp_path)
 
 

@@ -1,8 +1,9 @@
-"""The store contract, run against every backend: SQLite always; Elasticsearch when
-FENGHUO_ES_URL points at a server (a fresh index prefix per test, deleted afterwards). Without
-FENGHUO_ES_URL the Elasticsearch cases are reported as skipped, never as passed. The `es-model`
-cases run the Elasticsearch backend's code against an in-memory model of the client: they check
-that code against our reading of Elasticsearch's semantics, and stand in for no server."""
+"""The store contract, run against every backend (tests/store/backends.py): SQLite always; a real
+OpenSearch node (FENGHUO_OPENSEARCH_URL) and Elasticsearch (FENGHUO_ES_URL) when there is one (a
+fresh index prefix per test, deleted afterwards); without a server its cases are reported as
+skipped, never as passed. The `es-model` cases run the search backend's code against an
+in-memory model of the client layer: they check that code against our reading of the servers'
+semantics, and stand in for no server."""
 
 from __future__ import annotations
 

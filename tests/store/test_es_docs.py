@@ -1,17 +1,18 @@
-"""The Elasticsearch backend's pure parts, without a server: documents round-trip, every field a
-query, sort or aggregation uses is mapped, scope is a filter inside the query, and the
-read-merge-write retries on a version conflict (against a small in-memory fake of the client)."""
+"""The search backend's pure parts, without a server: documents round-trip, every field a query,
+sort or aggregation uses is mapped, scope is a filter inside the query, the dialects' templates
+differ only in their lifecycle settings, and the bulk read-merge-write (one mget and one `_bulk`
+per chunk, only conflicted items retried, bounded) and explicit rollover behave, on the in-memory
+model of the client layer (tests/store/fake_es.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
 import pytest
-from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
-from elasticsearch import ConflictError, NotFoundError
 
 from fenghuo.model.alert import Entity, Severity, merge_alerts
 from fenghuo.model.incident import IncidentStatus
@@ -26,6 +27,23 @@ from fenghuo.store.base import (
     encode_cursor,
 )
 from fenghuo.store.elastic import ElasticStore
+from fenghuo.store.elastic_io import MAX_ATTEMPTS
+from fenghuo.store.retry import is_transient
+from fenghuo.store.search_client import (
+    ELASTICSEARCH,
+    OPENSEARCH,
+    BulkItem,
+    BulkOp,
+    Dialect,
+    Refresh,
+    SearchBadRequest,
+    SearchConflict,
+    SearchError,
+    SearchUnavailable,
+    bulk_items,
+    error_for,
+)
+from tests.store.fake_es import FakeSearchClient
 from tests.store.test_contract import T0, alert, incident
 
 NAMES = es_docs.IndexNames("fh-")
@@ -105,31 +123,37 @@ def test_every_queried_field_is_mapped() -> None:
         until=T0,
         text="escape",
     )
-    alerts = es_docs.index_template(NAMES, "alerts")["template"]["mappings"]
+    alerts = es_docs.index_template(NAMES, "alerts", ELASTICSEARCH)["template"]["mappings"]
     used = _fields(es_queries.alert_query(Scope.of("acme"), full))
     used |= _fields(es_queries.SORT)
     used |= _fields(es_queries.stats_aggregations(dt.timedelta(hours=1), 5))
     assert used  # the walker found something
     for field in used:
         assert _mapped(alerts, field) is not None, field
-    incidents = es_docs.index_template(NAMES, "incidents")["template"]["mappings"]
+    incidents = es_docs.index_template(NAMES, "incidents", ELASTICSEARCH)["template"]["mappings"]
     for field in _fields(es_queries.incident_query(Scope.of("acme"), IncidentQuery())):
         assert _mapped(incidents, field) is not None, field
-    audit = es_docs.index_template(NAMES, "audit")["template"]["mappings"]
+    audit = es_docs.index_template(NAMES, "audit", ELASTICSEARCH)["template"]["mappings"]
     for field in _fields(es_queries.AUDIT_SORT) | {"fenghuo.tenant_id"}:
         assert _mapped(audit, field) is not None, field
 
 
-def test_templates_wire_rollover_through_ilm() -> None:
+def test_templates_wire_rollover_through_ilm_on_elasticsearch_only() -> None:
     for kind in es_docs.ROLLED:
-        template = es_docs.index_template(NAMES, kind)
+        template = es_docs.index_template(NAMES, kind, ELASTICSEARCH)
         settings = template["template"]["settings"]
         assert template["index_patterns"] == [f"fh-{kind}-*"]
         assert settings["index.lifecycle.name"] == "fh-rollover"
         assert settings["index.lifecycle.rollover_alias"] == f"fh-{kind}"
         assert NAMES.first_index(kind) == f"fh-{kind}-000001"
-    assert "rollover" in es_docs.ilm_policy()["phases"]["hot"]["actions"]
-    assert es_docs.index_template(NAMES, "keys")["index_patterns"] == ["fh-keys"]
+        # OpenSearch refuses index.lifecycle.* settings (no ILM): the same template without them.
+        on_opensearch = es_docs.index_template(NAMES, kind, OPENSEARCH)
+        assert on_opensearch["template"]["settings"] == {"analysis": settings["analysis"]}
+        assert on_opensearch["template"]["mappings"] == template["template"]["mappings"]
+    policy = es_docs.ilm_policy(ELASTICSEARCH.rollover_conditions)
+    assert policy["phases"]["hot"]["actions"]["rollover"]["max_primary_shard_size"] == "50gb"
+    assert "max_primary_shard_size" not in OPENSEARCH.rollover_conditions  # unknown there
+    assert es_docs.index_template(NAMES, "keys", OPENSEARCH)["index_patterns"] == ["fh-keys"]
 
 
 def test_scope_is_a_filter_inside_the_query() -> None:
@@ -169,99 +193,150 @@ def test_parse_stats() -> None:
     assert stats.top_hosts == [("hv-01", 3)]
 
 
-# --- read-merge-write against a fake client ------------------------------------------------
+# --- bulk read-merge-write against the client model ---------------------------------------
 
 
-def _error(cls: type[Exception], status: int) -> Exception:
-    meta = ApiResponseMeta(
-        status=status,
-        http_version="1.1",
-        headers=HttpHeaders(),
-        duration=0.0,
-        node=NodeConfig("http", "localhost", 9200),
-    )
-    return cls("error", meta, {})
+class Interfering(FakeSearchClient):
+    """The client model that records each bulk request's ids and, before each bulk with a
+    conditional write (while `interfere` is set, at most `times` times), lets another writer
+    run first, as a concurrent process would."""
 
-
-class _Response(dict[str, Any]):
-    @property
-    def body(self) -> dict[str, Any]:
-        return dict(self)
-
-
-class _FakeIndices:
-    def __init__(self, index: str, alias: str) -> None:
-        self.index, self.alias = index, alias
-
-    def get_alias(self, *, name: str) -> _Response:
-        return _Response({self.index: {"aliases": {self.alias: {"is_write_index": True}}}})
-
-
-class FakeEs:
-    """Just enough of the client for alert upserts in one index; `interfere` runs once before
-    the first conditional write, as another writer would."""
-
-    def __init__(self) -> None:
-        self.index_name = "fh-alerts-000001"
-        self.indices = _FakeIndices(self.index_name, "fh-alerts")
-        self.docs: dict[str, tuple[int, dict[str, Any]]] = {}
-        self.seq = 0
+    def __init__(self, dialect: Dialect = ELASTICSEARCH) -> None:
+        super().__init__(dialect)
+        self.requests: list[list[str]] = []
         self.conflicts = 0
-        self.interfere: Any = None
+        self.interfere: Callable[[], object] | None = None
+        self.times = 1
 
-    def get(self, *, index: str, id: str) -> _Response:
-        if id not in self.docs:
-            raise _error(NotFoundError, 404)
-        seq, source = self.docs[id]
-        return _Response(
-            _index=self.index_name, _seq_no=seq, _primary_term=1, _source=_json(source)
-        )
-
-    def search(self, **_: Any) -> _Response:
-        return _Response(hits={"hits": []})
-
-    def index(
-        self,
-        *,
-        index: str,
-        id: str,
-        document: dict[str, Any],
-        op_type: str | None = None,
-        if_seq_no: int | None = None,
-        if_primary_term: int | None = None,
-        refresh: bool = False,
-    ) -> _Response:
-        if if_seq_no is not None and self.interfere is not None:
-            interfere, self.interfere = self.interfere, None
+    def bulk(self, *, operations: Sequence[BulkOp], refresh: Refresh = False) -> list[BulkItem]:
+        if self.interfere is not None and any(op.if_seq_no is not None for op in operations):
+            interfere, self.interfere = self.interfere, None  # the other writer's own bulk: not
             interfere()
-        current = self.docs.get(id)
-        stale = if_seq_no is not None and (current is None or current[0] != if_seq_no)
-        if (op_type == "create" and current is not None) or stale:
-            self.conflicts += 1
-            raise _error(ConflictError, 409)
-        self.seq += 1
-        self.docs[id] = (self.seq, document)
-        return _Response(result="created")
+            self.times -= 1
+            if self.times > 0:
+                self.interfere = interfere
+        self.requests.append([op.id for op in operations])
+        items = super().bulk(operations=operations, refresh=refresh)
+        self.conflicts += sum(isinstance(i.error, SearchConflict) for i in items)
+        return items
+
+
+def _store(fake: FakeSearchClient, **options: Any) -> ElasticStore:
+    store = ElasticStore(fake, "fh-", **options)
+    store.bootstrap()
+    return store
 
 
 def test_concurrent_writer_conflict_is_retried_and_nothing_lost() -> None:
-    fake = FakeEs()
-    store = ElasticStore(fake, "fh-")  # type: ignore[arg-type]
+    fake = Interfering()
+    store = _store(fake)
     first = alert("a1", minute=0, evidence=("e1",))
     store.alerts.upsert([first])
     theirs = alert("a1", minute=2, evidence=("e2",), severity=Severity.HIGH)
     ours = alert("a1", minute=4, evidence=("e3",))
-    fake.interfere = lambda: ElasticStore(fake, "fh-").alerts.upsert([theirs])  # type: ignore[arg-type]
+    fake.interfere = lambda: ElasticStore(fake, "fh-").alerts.upsert([theirs])
     store.alerts.upsert([ours])
     assert fake.conflicts == 1
-    stored, _, _ = es_docs.decode_alert_doc(_json(fake.docs["a1"][1]))
+    stored, _, _ = es_docs.decode_alert_doc(_json(fake.docs["fh-alerts-000001"]["a1"][1]))
     assert stored == merge_alerts(merge_alerts(first, theirs), ours)
     assert stored.evidence == ("e1", "e2", "e3")
 
 
+def test_many_alerts_are_one_bulk_and_only_conflicted_items_are_retried() -> None:
+    fake = Interfering()
+    store = _store(fake)
+    assert store.alerts.upsert([alert(f"a{i}", minute=i) for i in range(600)]) == 600
+    assert [len(ids) for ids in fake.requests] == [600]  # one _bulk of creates
+    fake.requests.clear()
+    theirs = alert("a7", minute=7, evidence=("theirs",))
+    fake.interfere = lambda: ElasticStore(fake, "fh-").alerts.upsert([theirs])
+    ours = [alert(f"a{i}", minute=i, evidence=("ours",)) for i in range(600)]
+    store.alerts.upsert(ours)
+    # theirs (1), ours (600, of which a7 conflicted), ours again: a7 only.
+    assert [len(ids) for ids in fake.requests] == [1, 600, 1]
+    assert fake.requests[-1] == ["a7"]
+    view = store.alerts.get(Scope.everything(), "a7")
+    assert view is not None
+    assert set(view.alert.evidence) == {"e1", "theirs", "ours"}
+
+
+def test_large_upserts_are_chunked() -> None:
+    fake = Interfering()
+    store = _store(fake)
+    incidents = [incident(f"i{n}", minute=n) for n in range(2500)]
+    assert store.incidents.upsert(incidents) == 2500
+    assert [len(ids) for ids in fake.requests] == [1000, 1000, 500]
+    assert store.incidents.upsert(incidents) == 0  # the same versions again: nothing written
+    assert len(fake.requests) == 3
+
+
+def test_endless_conflicts_stop_after_the_bounded_attempts() -> None:
+    fake = Interfering()
+    store = _store(fake)
+    store.alerts.upsert([alert("a1")])
+    rival = ElasticStore(fake, "fh-")
+    minutes = iter(range(1, 1000))
+    fake.interfere = lambda: rival.alerts.upsert([alert("a1", minute=next(minutes))])
+    fake.times = 10_000
+    with pytest.raises(StoreError, match="still conflicting"):
+        store.alerts.upsert([alert("a1", evidence=("mine",))])
+    assert fake.conflicts == MAX_ATTEMPTS
+
+
+class Refusing(FakeSearchClient):
+    """Answers every bulk item with the given failure."""
+
+    def __init__(self, error: SearchError) -> None:
+        super().__init__()
+        self.error = error
+
+    def bulk(self, *, operations: Sequence[BulkOp], refresh: Refresh = False) -> list[BulkItem]:
+        return [BulkItem(op.id, self.error.status or 500, self.error) for op in operations]
+
+
+def test_a_failed_bulk_item_other_than_a_conflict_is_raised() -> None:
+    bad = SearchBadRequest(400, "mapper_parsing_exception", "failed to parse")
+    with pytest.raises(SearchBadRequest, match="mapper_parsing_exception"):
+        _store(Refusing(bad)).alerts.upsert([alert("a1")])
+    busy = error_for(429, "es_rejected_execution_exception")
+    with pytest.raises(SearchUnavailable) as raised:
+        _store(Refusing(busy)).alerts.upsert([alert("a1")])
+    assert is_transient(raised.value)  # the stream sink's backoff retries it
+
+
+def test_bulk_items_are_read_from_the_servers_answer() -> None:
+    answer = {
+        "items": [
+            {"create": {"_id": "a", "status": 201}},
+            {"index": {"_id": "b", "status": 409, "error": {"type": "version_conflict"}}},
+            {"create": {"_id": "c", "status": 429, "error": {"type": "rejected", "reason": "x"}}},
+        ]
+    }
+    first, second, third = bulk_items(answer)
+    assert (first.id, first.error) == ("a", None)
+    assert isinstance(second.error, SearchConflict)
+    assert isinstance(third.error, SearchUnavailable)
+    assert third.error.reason == "x"
+
+
+def test_explicit_rollover_moves_the_write_index_and_updates_stay_in_place() -> None:
+    """Where the server has no ILM, the store rolls over when its write index cache expires
+    (here at once); a document updated later stays in the index it was created in."""
+    fake = FakeSearchClient(OPENSEARCH)
+    store = _store(fake, rollover={"max_docs": 2}, write_index_ttl_s=0.0)
+    store.alerts.upsert([alert("a1"), alert("a2")])
+    store.alerts.upsert([alert("a3")])  # the lookup before it rolled -000001 over
+    assert fake.aliases["fh-alerts"] == ["fh-alerts-000001", "fh-alerts-000002"]
+    assert set(fake.docs["fh-alerts-000002"]) == {"a3"}
+    store.alerts.upsert([alert("a1", evidence=("e2",))])
+    assert set(fake.docs["fh-alerts-000001"]) == {"a1", "a2"}
+    assert "a1" not in fake.docs["fh-alerts-000002"]
+    assert store.alerts.count(Scope.everything()) == 3
+
+
 def test_a_repeated_version_writes_nothing() -> None:
-    fake = FakeEs()
-    store = ElasticStore(fake, "fh-")  # type: ignore[arg-type]
+    fake = FakeSearchClient()
+    store = _store(fake)
     store.alerts.upsert([alert("a1")])
     seq = fake.seq
     store.alerts.upsert([alert("a1")])
@@ -270,6 +345,6 @@ def test_a_repeated_version_writes_nothing() -> None:
 
 @pytest.mark.parametrize("limit", [0, 10_000])
 def test_limits_are_checked(limit: int) -> None:
-    store = ElasticStore(FakeEs(), "fh-")  # type: ignore[arg-type]
+    store = _store(FakeSearchClient())
     with pytest.raises(StoreError, match="limit"):
         store.alerts.list(Scope.everything(), limit=limit)

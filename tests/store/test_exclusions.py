@@ -1,8 +1,9 @@
 """The exclusions of `AlertQuery` and `IncidentQuery` (`exclude_tenants`, `exclude_hosts`,
-`exclude_detectors`) on every backend: SQLite always, the Elasticsearch backend's code on the
-in-memory model of the client, and a real server when FENGHUO_ES_URL is set (skipped otherwise,
-never reported as passed). Each exclusion is the negation of its positive filter: a tenant in
-either role, an alert without a host kept; lists, counts, statistics and figures agree."""
+`exclude_detectors`) on every backend (tests/store/backends.py): SQLite, the search backend's
+code on the in-memory model of the client, a real OpenSearch node, and Elasticsearch when
+FENGHUO_ES_URL is set (a server's cases are skipped without one, never reported as passed).
+Each exclusion is the negation of its positive filter: a tenant in either role, an alert without
+a host kept; lists, counts, statistics and figures agree."""
 
 from __future__ import annotations
 

@@ -72,9 +72,9 @@ def test_the_sink_writes_through_the_configured_backend(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from fenghuo.store.elastic import ElasticStore
-    from tests.store.fake_es import FakeElasticsearch
+    from tests.store.fake_es import FakeSearchClient
 
-    model = ElasticStore(FakeElasticsearch(), "fh-")  # type: ignore[arg-type]
+    model = ElasticStore(FakeSearchClient(), "fh-")
     model.bootstrap()
     opened: list[Settings] = []
 

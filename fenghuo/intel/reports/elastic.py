@@ -1,10 +1,11 @@
-"""Reports on Elasticsearch (`ReportRepository`): one small plain index (`<prefix>reports`, mapping
-`fenghuo.store.es_docs.REPORTS`), the filter fields at the top level and the report under `doc`.
+"""Reports on the search server, Elasticsearch or OpenSearch (`ReportRepository`): one small plain
+index (`<prefix>reports`, mapping `fenghuo.store.es_plain.REPORTS`), the filter fields at the top
+level and the report under `doc`.
 
 Each state is a bool query over `submitted`, `due_ms` and `due_from_ms` against `now` (the rule of
 `fenghuo.intel.reports.model.state_at`); the states are disjoint, so several are searched one by
 one and merged rather than OR-ed. Changes are read-modify-writes with optimistic concurrency
-(`if_seq_no`), retried on conflict like the other Elasticsearch repositories.
+(`if_seq_no`), retried on conflict like the other search repositories.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import datetime as dt
 from typing import Any
 
 import msgspec
-from elasticsearch import ConflictError, NotFoundError
 
 from fenghuo.intel.reports.model import Report, ReportState, as_of
 from fenghuo.intel.reports.repository import MAX_REPORTS, Change, ReportQuery
 from fenghuo.store.base import Scope, StoreError, epoch_ms
 from fenghuo.store.elastic_io import MAX_ATTEMPTS, Indices
+from fenghuo.store.search_client import SearchConflict, SearchNotFound
 
 # Sorts reports without a deadline after every real one (the fake and ES sort numbers alike).
 _NO_DEADLINE = 2**62
@@ -89,7 +90,7 @@ class EsReports:
         return self._es.names.plain("reports")
 
     def add(self, report: Report) -> Report:
-        with contextlib.suppress(ConflictError):  # drafted already: keep the stored one
+        with contextlib.suppress(SearchConflict):  # drafted already: keep the stored one
             self._es.client.index(
                 index=self._index,
                 id=report.id,
@@ -103,7 +104,7 @@ class EsReports:
         for _attempt in range(MAX_ATTEMPTS):
             try:
                 found = self._es.client.get(index=self._index, id=report_id)
-            except NotFoundError:
+            except SearchNotFound:
                 return None
             current = _report(found["_source"])
             if scope.tenant is not None and current.tenant_id != scope.tenant:
@@ -124,7 +125,7 @@ class EsReports:
                     if_primary_term=found["_primary_term"],
                     refresh=self._es.refresh,
                 )
-            except ConflictError:
+            except SearchConflict:
                 continue
             return _report(document)
         msg = f"report {report_id}: too many concurrent changes"
