@@ -131,14 +131,14 @@ class Dockerfile:
         return out
 
     def base_images(self) -> list[str]:
-        """Every FROM image with ARG defaults substituted (build stages named by AS excluded)."""
+        """Each distinct FROM image, ARG defaults substituted (named stages left out)."""
         defaults = self.arg_defaults()
         stages: set[str] = set()
         images = []
         for rest in self.all("FROM"):
             parts = rest.split()
             image = re.sub(r"\$\{(\w+)\}", lambda m: defaults.get(m.group(1), m.group(0)), parts[0])
-            if image not in stages:
+            if image not in stages and image not in images:
                 images.append(image)
             if len(parts) == 3 and parts[1].upper() == "AS":
                 stages.add(parts[2])

@@ -20,7 +20,8 @@ FENGHUO_IMAGES = ("fenghuo:", "fenghuo-flink:")
 
 
 def _text_files() -> list[m.Path]:
-    return [p for p in sorted(m.DEPLOY.rglob("*")) if p.is_file() and m.K8S_SCHEMAS not in p.parents]
+    files = sorted(m.DEPLOY.rglob("*"))
+    return [p for p in files if p.is_file() and m.K8S_SCHEMAS not in p.parents]
 
 
 def _validatable(env: dict[str, str]) -> dict[str, str]:
