@@ -26,8 +26,12 @@ STAND_IN_SECRET = "a-test-secret-that-is-not-the-placeholder"
 _INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 
 
+# libyaml's loader when PyYAML has it (the vendored CRDs are ~1 MB of YAML), else the pure one.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_yaml(path: Path) -> Any:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
 
 
 def load_all(path: Path) -> list[dict[str, Any]]:
