@@ -67,7 +67,7 @@ def compose_env(service: Mapping[str, Any]) -> dict[str, str]:
 
 def k8s_documents() -> list[tuple[Path, dict[str, Any]]]:
     """Every object of every manifest under deploy/k8s (not the vendored CRD schemas)."""
-    docs = []
+    docs: list[tuple[Path, dict[str, Any]]] = []
     for path in sorted(K8S.glob("*.yaml")):
         if path.name == "kustomization.yaml":
             continue

@@ -19,7 +19,7 @@ FLINK_VERSION = metadata.version("apache-flink")
 
 
 def _k8s_images() -> list[str]:
-    images = []
+    images: list[str] = []
     for _, spec in m.pod_specs():
         for container in spec.get("initContainers", []) + spec["containers"]:
             images.append(container["image"])
@@ -28,7 +28,7 @@ def _k8s_images() -> list[str]:
 
 
 def _compose_images() -> list[str]:
-    images = []
+    images: list[str] = []
     for path in m.COMPOSE_FILES:
         data = m.load_yaml(path)
         images.extend(s["image"] for s in data["services"].values() if "image" in s)

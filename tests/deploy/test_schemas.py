@@ -4,6 +4,8 @@ and the validators do refuse a broken object (so a pass means something)."""
 from __future__ import annotations
 
 import copy
+from pathlib import Path
+from typing import Any
 
 import jsonschema
 import kubernetes_validate
@@ -21,8 +23,9 @@ from tests.deploy.schemas import (
 CUSTOM_GROUPS = ("kafka.strimzi.io/", "flink.apache.org/")
 
 
-def _split() -> tuple[list[dict[str, object]], list[dict[str, object]]]:
-    builtin, custom = [], []
+def _split() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    builtin: list[dict[str, Any]] = []
+    custom: list[dict[str, Any]] = []
     for _, doc in m.k8s_documents():
         (custom if str(doc["apiVersion"]).startswith(CUSTOM_GROUPS) else builtin).append(doc)
     return builtin, custom
@@ -76,7 +79,7 @@ def test_the_validators_refuse_broken_objects() -> None:
 
 
 @pytest.mark.parametrize("path", m.COMPOSE_FILES, ids=lambda p: p.name)
-def test_compose_files_validate_against_the_compose_spec(path: m.Path) -> None:
+def test_compose_files_validate_against_the_compose_spec(path: Path) -> None:
     validate_compose(path)
 
 

@@ -4,6 +4,8 @@ production refusal of placeholder secrets)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -19,7 +21,7 @@ from tests.deploy.settings_check import (
 FENGHUO_IMAGES = ("fenghuo:", "fenghuo-flink:")
 
 
-def _text_files() -> list[m.Path]:
+def _text_files() -> list[Path]:
     files = sorted(m.DEPLOY.rglob("*"))
     return [p for p in files if p.is_file() and m.K8S_SCHEMAS not in p.parents]
 
