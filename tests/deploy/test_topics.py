@@ -27,20 +27,26 @@ def test_kafka_topics_are_exactly_the_codes_topics() -> None:
         assert spec["replicas"] == 3, spec["topicName"]
         assert int(spec["config"]["min.insync.replicas"]) == 2, spec["topicName"]
         assert spec["partitions"] == partitions, spec["topicName"]
+        telemetry = spec["topicName"] in Topics(DEFAULT_PREFIX).telemetry()
+        retention = m.compose_env(m.compose()["services"]["kafka-topics"])
+        expected = retention["TELEMETRY_RETENTION_MS" if telemetry else "RETENTION_MS"]
+        assert spec["config"]["retention.ms"] == int(expected), spec["topicName"]
 
 
 def test_compose_creates_exactly_the_codes_topics() -> None:
     init = m.compose()["services"]["kafka-topics"]
     env = m.compose_env(init)
-    assert set(env["TOPICS"].split()) == EXPECTED
-    assert len(env["TOPICS"].split()) == len(EXPECTED)
+    telemetry, other = env["TELEMETRY_TOPICS"].split(), env["OTHER_TOPICS"].split()
+    assert sorted(telemetry) == sorted(Topics(DEFAULT_PREFIX).telemetry())
+    assert sorted(telemetry + other) == sorted(EXPECTED)
     assert env["REPLICATION_FACTOR"] == "3"
     assert env["MIN_INSYNC_REPLICAS"] == "2"
     api = m.compose_env(m.compose()["services"]["api"])
     assert env["PARTITIONS"] == api["FENGHUO_TOPIC_PARTITIONS"]
     # The script uses the variables it is given (not a second, hard-coded list).
     script = "\n".join(init["command"])
-    for variable in ("TOPICS", "PARTITIONS", "REPLICATION_FACTOR", "MIN_INSYNC_REPLICAS"):
+    variables = ("TELEMETRY_TOPICS", "OTHER_TOPICS", "PARTITIONS", "REPLICATION_FACTOR")
+    for variable in (*variables, "MIN_INSYNC_REPLICAS", "TELEMETRY_RETENTION_MS", "RETENTION_MS"):
         assert f"$${variable}" in script
 
 
