@@ -43,6 +43,11 @@ RUN set -eux; \
     done; \
     chown flink:flink ./*.jar
 
+# Flink's Python support must be on the cluster's own classpath: the JobManager deserialises the
+# job's Python operators before any user code is loaded (without it: ClassNotFoundException
+# EmbeddedPythonKeyedProcessOperator, found by tests/deploy/test_application_mode.py).
+RUN cp /opt/flink/opt/flink-python-*.jar /opt/flink/lib/ && chown flink:flink /opt/flink/lib/flink-python-*.jar
+
 # The job names the connector jars in pipeline.jars (fenghuo.streaming.flink_env.kafka_jars);
 # install the verified jars where it looks, so that it never needs Maven at run time.
 COPY deploy/docker/register_jars.py /opt/fenghuo/register_jars.py

@@ -94,6 +94,8 @@ def test_flink_image_jars_are_the_locked_jars() -> None:
     run = " ".join(m.dockerfile("flink.Dockerfile").all("RUN"))
     assert "sha256sum -c" in run
     assert "cd /opt/flink/lib" in run
+    # The JobManager needs flink-python on its own classpath (test_application_mode shows why).
+    assert "cp /opt/flink/opt/flink-python-*.jar /opt/flink/lib/" in run
 
 
 def _final_user(name: str) -> str:
