@@ -309,7 +309,8 @@ def run_up(
     """Broker, topics, ingest pipeline, API and the detection job on embedded defaults, plus
     demo data: the shared samples, or (`simulate_rate`) a live simulated cloud with attacks.
     Blocks until SIGINT/SIGTERM (or a part fails) and then stops every part, last started
-    first."""
+    first. The broker is supervised: restarted when it dies, until it keeps dying (see
+    `fenghuo.ingest.kafka.supervisor`)."""
     from fenghuo.artifacts import ensure_all
     from fenghuo.demo.samples import default_samples_dir
     from fenghuo.ingest.kafka.broker import KafkaBroker
