@@ -25,10 +25,11 @@ from fenghuo.demo.samples import demo_inventory_path, sample_files
 from fenghuo.errors import ConfigError, PlatformError
 from fenghuo.evidence.archive import open_archive
 from fenghuo.ingest.kafka.producer import Publisher
+from fenghuo.ingest.kafka.supervisor import BrokerSupervisor, SupervisedSink
 from fenghuo.ingest.kafka.topics import Topics
 from fenghuo.ingest.normalise import Normaliser
 from fenghuo.ingest.parsers import raw_lines
-from fenghuo.ingest.pipeline import Ingestor, IngestReport
+from fenghuo.ingest.pipeline import Ingestor, IngestReport, MessageSink
 from fenghuo.inventory import InventoryStore
 from fenghuo.settings import Settings
 from fenghuo.simulate.stream import LiveSimulation
@@ -37,6 +38,7 @@ from fenghuo.store.base import KeyRepository
 from fenghuo.store.factory import open_store
 from fenghuo.store.keys import Role
 from fenghuo.streaming.child import StreamJobProcess
+from fenghuo.streaming.flink_env import latest_checkpoint
 
 if TYPE_CHECKING:
     from fenghuo.graph.runner import ServiceThread
@@ -72,27 +74,41 @@ class Ingest:
 
 
 @contextmanager
-def open_ingest(settings: Settings, inventory: InventoryStore, bootstrap: str) -> Iterator[Ingest]:
+def open_ingest(
+    settings: Settings,
+    inventory: InventoryStore,
+    bootstrap: str,
+    broker_down: Callable[[], bool] | None = None,
+) -> Iterator[Ingest]:
+    """The publisher and the ingest pipeline on it; with `broker_down` (a supervised broker),
+    publishing is refused at once while it returns True."""
     topics = Topics(settings.topic_prefix)
     # librdkafka gives up on a message after the configured timeout; publish() waits a little
     # longer so that every failure is a delivery report, not a message left in flight.
     with Publisher(
         bootstrap, client_id="fenghuo-ingest", delivery_timeout=settings.kafka_timeout_s
     ) as publisher:
+        sink: MessageSink = publisher
+        if broker_down is not None:
+            sink = SupervisedSink(publisher, broker_down)
         ingestor = Ingestor(
-            Normaliser(inventory), publisher, topics, timeout=settings.kafka_timeout_s + 2
+            Normaliser(inventory), sink, topics, timeout=settings.kafka_timeout_s + 2
         )
         yield Ingest(ingestor, publisher)
 
 
 def build_services(
-    settings: Settings, ingest: Ingest, bootstrap: str, inventory: InventoryStore
+    settings: Settings,
+    ingest: Ingest,
+    bootstrap: str,
+    inventory: InventoryStore,
+    broker_down: Callable[[], bool] = lambda: False,
 ) -> Services:
     return Services(
         settings=settings,
         store=open_store(settings),
         ingestor=ingest.ingestor,
-        broker_ready=lambda: broker_reachable(bootstrap),
+        broker_ready=lambda: not broker_down() and broker_reachable(bootstrap),
         inventory=inventory.current,
         events=open_archive(settings),
     )
@@ -195,12 +211,15 @@ def start_stream_job(
     It resumes from the newest checkpoint of an earlier run: the embedded broker keeps its topics
     under the data dir, so the offsets checkpointed there still refer to its data."""
     checkpoints = settings.data_dir / "checkpoints" / "up"
+    resume = latest_checkpoint(checkpoints)
     args = ["--inventory", str(inventory.resolve()), "--bootstrap", bootstrap]
     args += ["--checkpoint-dir", str(checkpoints.resolve())]
     if settings.detection_config is not None:
         args += ["--detection-config", str(settings.detection_config.resolve())]
     job = StreamJobProcess(args, settings.data_dir / "stream.log")
     echo("detection  starting the stream job (Flink mini-cluster; the JVM takes a few seconds)")
+    if resume is not None:
+        echo(f"detection  resuming from checkpoint {resume}")
     job.start()
     echo(
         f"detection  {job.job_line}; alerts to {Topics(settings.topic_prefix).alerts} and "
@@ -290,7 +309,8 @@ def run_up(
     """Broker, topics, ingest pipeline, API and the detection job on embedded defaults, plus
     demo data: the shared samples, or (`simulate_rate`) a live simulated cloud with attacks.
     Blocks until SIGINT/SIGTERM (or a part fails) and then stops every part, last started
-    first."""
+    first. The broker is supervised: restarted when it dies, until it keeps dying (see
+    `fenghuo.ingest.kafka.supervisor`)."""
     from fenghuo.artifacts import ensure_all
     from fenghuo.demo.samples import default_samples_dir
     from fenghuo.ingest.kafka.broker import KafkaBroker
@@ -314,12 +334,20 @@ def run_up(
                 heap=settings.broker_heap,
             )
         )
+        # Registered right after the broker, so stopped right before it (see supervisor).
+        supervisor = BrokerSupervisor(broker, report=lambda line: echo(f"broker     {line}"))
+        supervisor.start()
+        stack.callback(supervisor.stop)
         topics = Topics(settings.topic_prefix)
         ensure_topics(broker.bootstrap, topics, partitions=settings.topic_partitions)
         names = ", ".join(topics.all())
         echo(f"broker     {broker.bootstrap} (embedded Apache Kafka; topics {names})")
-        ingest = stack.enter_context(open_ingest(settings, inventory, broker.bootstrap))
-        services = build_services(settings, ingest, broker.bootstrap, inventory)
+        ingest = stack.enter_context(
+            open_ingest(settings, inventory, broker.bootstrap, lambda: supervisor.down)
+        )
+        services = build_services(
+            settings, ingest, broker.bootstrap, inventory, lambda: supervisor.down
+        )
         server = ApiServer(services, settings.api_host, settings.api_port)
         server.start()
         stack.callback(server.stop)
@@ -339,7 +367,8 @@ def run_up(
         job = start_stream_job(settings, inventory.path, broker.bootstrap, echo)
         stack.callback(job.stop)
         watched: list[Callable[[], str | None]] = [
-            lambda: None if job.running else f"the stream job exited:\n{job.tail()}"
+            supervisor.failure,
+            lambda: None if job.running else f"the stream job exited:\n{job.tail()}",
         ]
         correlator = start_correlator_thread(settings, inventory, broker.bootstrap, echo)
         stack.callback(correlator.stop)
@@ -352,8 +381,11 @@ def run_up(
             root = samples or default_samples_dir()
             if root is None:
                 echo("samples    none found (set FENGHUO_SAMPLES_DIR or pass --samples)")
+            elif not (reports := ingest_samples(ingest.ingestor, root)):
+                # No backfill, so event time stays where the telemetry puts it.
+                echo(f"samples    none in {root}")
             else:
-                for path, report in ingest_samples(ingest.ingestor, root):
+                for path, report in reports:
                     echo(f"ingested   {path.relative_to(root)}: {report.summary()}")
                 # The samples are a backfill of the past: tell the job that event time has
                 # reached now, so their windows close and every alert they hold comes out.

@@ -11,7 +11,8 @@ What has to be right for PyFlink 2.0 (verified here, see NOTES.md):
   inherits the variable when PyFlink launches it, so it is set before the first Flink call.
 - Checkpoints go to a file system directory and are retained on cancellation; a local run
   restarts from the newest completed one (`execution.state-recovery.path`), which is how a
-  killed `fenghuo stream` resumes without losing or duplicating alerts.
+  killed `fenghuo stream` (or a restarted `fenghuo up`) resumes without losing or duplicating
+  alerts. Within a run, a failed job restarts from its last checkpoint (exponential delay).
 """
 
 from __future__ import annotations
@@ -178,6 +179,14 @@ def configuration(options: FlinkOptions) -> dict[str, str]:
             "execution.checkpointing.dir": checkpoint_uri(options.checkpoint_dir),
             "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
             "execution.checkpointing.num-retained": "2",
+            # A failed task (a sink that gave up during a broker outage, a lost TaskManager)
+            # restarts the job from its last checkpoint, retrying without limit. Flink's own
+            # default is the same strategy with up to a minute between attempts; ten seconds
+            # at most brings the job back soon after the broker (`up` restarts it in seconds).
+            "restart-strategy.type": "exponential-delay",
+            "restart-strategy.exponential-delay.initial-backoff": "1 s",
+            "restart-strategy.exponential-delay.max-backoff": "10 s",
+            "restart-strategy.exponential-delay.reset-backoff-threshold": "10 min",
         }
     recovery = restore_path(options)
     if recovery is not None:

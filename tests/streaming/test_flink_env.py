@@ -69,6 +69,9 @@ def test_configuration_of_a_local_run(tmp_path: Path) -> None:
         == "RETAIN_ON_CANCELLATION"
     )
     assert conf["execution.state-recovery.path"] == (tmp_path / JOB_A / "chk-4").as_uri()
+    # A failed job restarts from its last checkpoint, retrying without end, at most 10 s apart.
+    assert conf["restart-strategy.type"] == "exponential-delay"
+    assert conf["restart-strategy.exponential-delay.max-backoff"] == "10 s"
     assert conf["rest.port"] == "18081"
     jars = conf["pipeline.jars"].split(";")
     assert [j.rsplit("/", 1)[1] for j in jars] == [

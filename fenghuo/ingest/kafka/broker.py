@@ -116,11 +116,20 @@ class KafkaBroker:
     def is_running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def exit_code(self) -> int | None:
+        """The exit code of a node that stopped on its own (killed: minus the signal); None while
+        it runs or before it started."""
+        return self._proc.poll() if self._proc is not None else None
+
     def start(self) -> Self:
         """Start the node (formatting its log directory on first use) and return once it serves
-        metadata and consumer groups."""
+        metadata and consumer groups. Called again after the node died, it starts it again on the
+        same log directory (and, with a fixed port, the same address)."""
         if self.is_running():
             return self
+        if self._proc is not None:
+            self._terminate()  # it died on its own: reap it before starting it again
         java = find_java()
         jars = self._jars or kafka_jars()
         if self._data_dir is None:
@@ -129,11 +138,13 @@ class KafkaBroker:
         (data_dir / "logs").mkdir(parents=True, exist_ok=True)
         identity = NodeIdentity.load(data_dir)
         fixed_controller = identity is not None and (data_dir / "data").is_dir()
-        attempts = 1 if self._requested_port or fixed_controller else _PORT_ATTEMPTS
+        # A node started before keeps its address: clients were given it.
+        fixed_port = self._requested_port or self._port
+        attempts = 1 if fixed_port or fixed_controller else _PORT_ATTEMPTS
         attempt = 0
         while True:
             attempt += 1
-            port = self._requested_port or free_port(self.host)
+            port = fixed_port or free_port(self.host)
             if identity is None or not fixed_controller:
                 identity = NodeIdentity(new_cluster_id(), free_port(self.host))
             for p in (port, identity.controller_port):
