@@ -26,14 +26,6 @@ def _text_files() -> list[Path]:
     return [p for p in files if p.is_file() and m.K8S_SCHEMAS not in p.parents]
 
 
-def _validatable(env: dict[str, str]) -> dict[str, str]:
-    """The OpenSearch backend is being added beside this work: until Settings accepts
-    `opensearch`, validate the rest of the values as the Elasticsearch backend (same URL)."""
-    if env.get("FENGHUO_STORE") == "opensearch" and "opensearch" not in store_backends():
-        return env | {"FENGHUO_STORE": "elasticsearch"}
-    return env
-
-
 def test_every_fenghuo_variable_named_in_deploy_is_a_setting() -> None:
     named: dict[str, set[str]] = {}
     for path in _text_files():
@@ -67,7 +59,7 @@ def test_compose_services_settings_are_valid_in_production() -> None:
     services = _fenghuo_services()
     assert set(services) == {"api", "correlator", "archive", "feed", "jobmanager", "taskmanager"}
     for name, env in services.items():
-        settings = settings_from(_validatable(env))
+        settings = settings_from(env)
         assert settings.environment == "production", name
         assert settings.kafka_bootstrap.count(":9092") == 3, name
         assert settings.inventory is not None, name
@@ -78,9 +70,9 @@ def test_k8s_settings_are_valid_in_production() -> None:
     secret = m.k8s_one("Secret", "fenghuo-secrets")["stringData"]
     # The example Secret holds the placeholder on purpose: production refuses it.
     with pytest.raises(ValidationError, match="FENGHUO_PSEUDONYM_KEY"):
-        settings_from(_validatable(env | secret))
+        settings_from(env | secret)
     real = {key: m.STAND_IN_SECRET for key in secret}
-    settings = settings_from(_validatable(env | real))
+    settings = settings_from(env | real)
     assert settings.environment == "production"
     assert settings.api_host == "0.0.0.0"
 
@@ -96,10 +88,4 @@ def test_the_store_backend_named_in_deploy_exists() -> None:
     override = m.load_yaml(m.COMPOSE_FILES[1])
     values.add(override["x-elasticsearch-store"]["FENGHUO_STORE"])
     assert values == {"opensearch", "elasticsearch"}
-    missing = values - set(store_backends())
-    if missing == {"opensearch"}:
-        pytest.skip(
-            "FENGHUO_STORE=opensearch: the OpenSearch backend (issue 11) is not in "
-            "fenghuo/settings.py yet; deploy/ targets it"
-        )
-    assert not missing
+    assert values <= set(store_backends())
