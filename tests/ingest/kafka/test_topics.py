@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from confluent_kafka import ConfigResource
 from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._config import ConfigResource  # where confluent_kafka.admin gets it
 
 from fenghuo.errors import BrokerUnavailableError
 from fenghuo.ingest.kafka.broker import KafkaBroker, free_port
