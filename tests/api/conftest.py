@@ -45,12 +45,18 @@ def running_gateway(
     topics: Topics,
     max_body: int = 16 * 1024 * 1024,
     inventory: InventoryStore | None = None,
+    kafka_timeout_s: float = 3,
 ) -> Iterator[Gateway]:
-    config = Settings(data_dir=tmp_path / "var", kafka_timeout_s=3, ingest_max_body_bytes=max_body)
+    """`kafka_timeout_s`: how long a publish may wait for acknowledgement (production: 10 s)."""
+    config = Settings(
+        data_dir=tmp_path / "var", kafka_timeout_s=kafka_timeout_s, ingest_max_body_bytes=max_body
+    )
     store = SqliteStore(config.db_path)
     keys = store.keys
     _key, token = keys.create(Role.INGEST, name="test-ingest")
-    with Publisher(bootstrap, client_id="test-gateway", delivery_timeout=3) as publisher:
+    with Publisher(
+        bootstrap, client_id="test-gateway", delivery_timeout=config.kafka_timeout_s
+    ) as publisher:
         ingestor = Ingestor(
             Normaliser(inventory or InventoryStore(demo_inventory_path())),
             publisher,

@@ -1,13 +1,16 @@
-"""What the embedded Apache Kafka node runs with: its files, its JVM command lines.
+"""What an Apache Kafka node runs with: its files, its JVM command lines.
 
-One node, broker and controller combined (KRaft), on loopback. The values that matter, verified
-on this project's machines (see the README, "The embedded broker"):
+The embedded broker is one node, broker and controller combined (KRaft), on loopback
+(`server_properties`). `cluster_server_properties` describes a node of a small cluster (the
+three-broker fault tests, `tests/kafka_cluster.py`), with static controller voters. The values
+that matter, verified on this project's machines (see the README, "The embedded broker"):
 - `log.cleaner.dedupe.buffer.size` 16 MiB: the default 128 MiB is allocated on the heap at start
   and does not fit a small heap.
 - `broker.session.timeout.ms` 3000 / `broker.heartbeat.interval.ms` 1000: after a kill, the
   restarted node is ready in seconds rather than waiting out the old session (9 s by default).
 - `group.initial.rebalance.delay.ms` 0: a lone consumer group starts at once.
-- Replication factors of 1 and `min.insync.replicas` 1: there is one node.
+- Replication factors of 1 and `min.insync.replicas` 1 on one node; on a cluster, the internal
+  topics are replicated to every node (at most 3) with `min.insync.replicas` 2 once there are 3.
 - log4j2 writes to `<logs>/server.log` only (rolled by size) and leaves the JVM's shutdown to the
   broker (`shutdownHook = disable`), so the last lines of a stop are still logged.
 """
@@ -18,6 +21,7 @@ import base64
 import json
 import shutil
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,24 +103,83 @@ def server_properties(host: str, port: int, controller_port: int, log_dir: Path)
         "controller.quorum.bootstrap.servers": f"{host}:{controller_port}",
         "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
         "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+        **_shared_values(log_dir, replicas=1, min_insync=1),
+        "auto.create.topics.enable": "true",
+    }
+    return _render(values)
+
+
+@dataclass(frozen=True)
+class ClusterNode:
+    """One node of a cluster: its id, client port and, on a controller (a quorum voter), the
+    controller port. A node without one is broker-only."""
+
+    node_id: int
+    port: int
+    controller_port: int | None = None
+
+    @property
+    def is_controller(self) -> bool:
+        return self.controller_port is not None
+
+
+def cluster_server_properties(
+    host: str,
+    node: ClusterNode,
+    nodes: Sequence[ClusterNode],
+    log_dir: Path,
+    overrides: Mapping[str, str] | None = None,
+) -> str:
+    """server.properties of `node` in a cluster of `nodes` with static controller voters (the
+    controllers among `nodes`); format its log directory with `JvmCommands.format(...,
+    standalone=False)`. Internal topics get a replication factor of min(3, nodes) and
+    `min.insync.replicas` 2 when there are 3 replicas or more. `overrides` are set last."""
+    voters = [n for n in nodes if n.controller_port is not None]
+    if not voters:
+        msg = "a Kafka cluster needs at least one controller node"
+        raise ConfigError(msg)
+    replicas = min(3, len(nodes))
+    listeners = [f"PLAINTEXT://{host}:{node.port}"]
+    if node.controller_port is not None:
+        listeners.append(f"CONTROLLER://{host}:{node.controller_port}")
+    values = {
+        "process.roles": "broker,controller" if node.is_controller else "broker",
+        "node.id": str(node.node_id),
+        "controller.quorum.voters": ",".join(
+            f"{n.node_id}@{host}:{n.controller_port}" for n in voters
+        ),
+        "listeners": ",".join(listeners),
+        "advertised.listeners": f"PLAINTEXT://{host}:{node.port}",
+        **_shared_values(log_dir, replicas=replicas, min_insync=2 if replicas >= 3 else 1),
+        "auto.create.topics.enable": "false",
+        **(overrides or {}),
+    }
+    return _render(values)
+
+
+def _shared_values(log_dir: Path, *, replicas: int, min_insync: int) -> dict[str, str]:
+    """What every node runs with, whatever its role (see the module docstring)."""
+    return {
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
         "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
         "log.dirs": str(log_dir),
         "num.partitions": "3",
-        "default.replication.factor": "1",
-        "min.insync.replicas": "1",
-        "offsets.topic.replication.factor": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
+        "default.replication.factor": str(replicas),
+        "min.insync.replicas": str(min_insync),
+        "offsets.topic.replication.factor": str(replicas),
+        "transaction.state.log.replication.factor": str(replicas),
+        "transaction.state.log.min.isr": str(min_insync),
+        "share.coordinator.state.topic.replication.factor": str(replicas),
+        "share.coordinator.state.topic.min.isr": str(min_insync),
         "group.initial.rebalance.delay.ms": "0",
-        "auto.create.topics.enable": "true",
         "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
         "broker.session.timeout.ms": "3000",
         "broker.heartbeat.interval.ms": "1000",
     }
+
+
+def _render(values: Mapping[str, str]) -> str:
     lines = ["# Written by Fenghuo (fenghuo/ingest/kafka/broker_config.py) at every start."]
     lines += [f"{k}={v}" for k, v in values.items()]
     return "\n".join(lines) + "\n"
@@ -151,10 +214,13 @@ class JvmCommands:
             f"{self.jars}/*",
         ]
 
-    def format(self, cluster_id: str) -> list[str]:
-        """Format the log directory for a one-voter quorum; a no-op if already formatted."""
+    def format(self, cluster_id: str, *, standalone: bool = True) -> list[str]:
+        """Format the log directory; a no-op if already formatted. `standalone`: for the one
+        node that bootstraps a dynamic quorum by itself; False for a node of a cluster with
+        static voters (`controller.quorum.voters`), broker-only nodes included."""
         cmd = [self.java, "-Xmx128m", *self._common(), "kafka.tools.StorageTool", "format"]
-        cmd += ["--standalone", "--ignore-formatted", "-t", cluster_id, "-c", str(self.config)]
+        cmd += ["--standalone"] if standalone else []
+        cmd += ["--ignore-formatted", "-t", cluster_id, "-c", str(self.config)]
         return cmd
 
     def broker(self) -> list[str]:

@@ -7,6 +7,8 @@ is written (at least once). What they share is here, so that they keep the same 
   the topic (its state is global, so partitions must not be split between instances or moved by
   a rebalance); the group id only keeps the committed offsets. Where each partition starts is the
   caller's choice (`resume_committed` by default).
+- `committed_offsets`: the group's committed offsets, asked again while the coordinator is
+  moving or loading (as right after a broker restart).
 - `poll_batches` (with `record_ok`): a fatal consumer error stops the service; a transient one
   (a partition leader moving) is skipped, as librdkafka retries by itself.
 - `commit_offsets`: a failed commit is logged, not raised: the next batch's commit covers it.
@@ -30,6 +32,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message,
 from fenghuo.ingest.kafka.topics import wait_for_partitions
 from fenghuo.store.retry import is_transient
 
+_log = logging.getLogger(__name__)
 FIRST_RETRY_S = 0.1  # the first wait after a failed write; it doubles up to the caller's maximum
 
 StartOffsets = Callable[[Sequence[int], dict[int, int]], dict[int, int]]
@@ -78,13 +81,38 @@ def open_assigned_consumer(
         if partitions is None:
             consumer.close()
             return None
-        committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
-        starts = start(partitions, {tp.partition: tp.offset for tp in committed if tp.offset >= 0})
+        committed = committed_offsets(consumer, topic, partitions, stop, who)
+        if committed is None:
+            consumer.close()
+            return None
+        starts = start(partitions, committed)
         consumer.assign([TopicPartition(topic, p, o) for p, o in starts.items()])
     except BaseException:
         consumer.close()
         raise
     return consumer, starts
+
+
+def committed_offsets(
+    consumer: Consumer, topic: str, partitions: Sequence[int], stop: threading.Event, who: str
+) -> dict[int, int] | None:
+    """The group's committed offsets (partition -> offset, only those that have one), asking
+    again while the answer is a retriable error: right after a broker restart the group
+    coordinator may be moving or loading (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS) or the
+    request may time out. None if `stop` is set first; a non-retriable error is raised."""
+    delay = FIRST_RETRY_S
+    while True:
+        try:
+            answer = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
+        except KafkaException as exc:
+            if not exc.args[0].retriable():
+                raise
+            _log.warning("%s: reading committed offsets failed (%s), retrying", who, exc)
+        else:
+            return {tp.partition: tp.offset for tp in answer if tp.offset >= 0}
+        if stop.wait(delay):
+            return None
+        delay = min(delay * 2, 2.0)
 
 
 def poll_batches(

@@ -67,21 +67,34 @@ def ensure_topics(
     *,
     partitions: int = 3,
     replication_factor: int = 1,
+    min_insync_replicas: int | None = None,
     timeout: float = 15.0,
     config: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Create the topics that do not exist yet; return the ones created by this call.
 
-    An existing topic is left as it is (its partition count is not changed). Returns only once
-    the broker's metadata lists every topic, so a producer started next will find them.
+    `min_insync_replicas` (the topic's `min.insync.replicas`; None: the broker's default) is
+    how many replicas must hold a record before an acks=all producer, as Fenghuo's are, is told
+    it is stored: with a replication factor of 3 and 2 here, one broker may die without losing
+    or refusing anything, and with two down the broker refuses (NOT_ENOUGH_REPLICAS) rather than
+    acknowledging a record a single disk holds. `config` adds other topic settings.
+
+    An existing topic is left as it is (its partitions and settings are not changed). Returns
+    only once the broker's metadata lists every topic, so a producer started next will find them.
     """
+    if min_insync_replicas is not None and not 1 <= min_insync_replicas <= replication_factor:
+        msg = (
+            f"min.insync.replicas {min_insync_replicas} must be between 1 and the replication "
+            f"factor {replication_factor}"
+        )
+        raise TopicError(msg)
     names = list(topics.all() if isinstance(topics, Topics) else topics)
     deadline = time.monotonic() + timeout
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    new = [
-        NewTopic(n, partitions, replication_factor, config=dict(config or {}))
-        for n in sorted(set(names))
-    ]
+    settings = dict(config or {})
+    if min_insync_replicas is not None:
+        settings["min.insync.replicas"] = str(min_insync_replicas)
+    new = [NewTopic(n, partitions, replication_factor, config=settings) for n in sorted(set(names))]
     futures = admin.create_topics(new, request_timeout=timeout, operation_timeout=timeout)
     created: list[str] = []
     for name, fut in futures.items():

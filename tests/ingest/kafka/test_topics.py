@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._config import ConfigResource  # where confluent_kafka.admin gets it
 
 from fenghuo.errors import BrokerUnavailableError
 from fenghuo.ingest.kafka.broker import KafkaBroker, free_port
-from fenghuo.ingest.kafka.topics import Topics, ensure_topics
+from fenghuo.ingest.kafka.topics import TopicError, Topics, ensure_topics
 
 
 def test_default_names_match_the_contract() -> None:
@@ -47,3 +48,18 @@ def test_topics_fixture_isolates_tests(topics: Topics, broker: KafkaBroker) -> N
 def test_unreachable_broker_raises() -> None:
     with pytest.raises(BrokerUnavailableError):
         ensure_topics(f"127.0.0.1:{free_port()}", Topics(), timeout=2)
+
+
+def test_min_insync_replicas_beyond_the_replication_factor_is_refused() -> None:
+    with pytest.raises(TopicError, match=r"min\.insync\.replicas 2"):
+        ensure_topics(f"127.0.0.1:{free_port()}", Topics(), min_insync_replicas=2)
+
+
+def test_min_insync_replicas_is_set_on_the_created_topics(broker: KafkaBroker) -> None:
+    t = Topics(prefix="minisr.")
+    ensure_topics(broker.bootstrap, t, min_insync_replicas=1)
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    resource = ConfigResource(ConfigResource.Type.TOPIC, t.alerts)
+    configs = admin.describe_configs([resource])[resource].result(timeout=10)
+    assert configs["min.insync.replicas"].value == "1"
+    assert not configs["min.insync.replicas"].is_default
