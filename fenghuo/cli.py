@@ -238,7 +238,7 @@ def serve(
     host: str | None, port: int | None, inventory: Path | None, bootstrap: str | None
 ) -> None:
     """Serve the API (ingest gateway, health) against an existing broker."""
-    from fenghuo.ingest.kafka.topics import Topics, ensure_topics
+    from fenghuo.ingest.kafka.topics import Topics, ensure_configured_topics
     from fenghuo.platform import (
         ApiServer,
         build_services,
@@ -251,9 +251,7 @@ def serve(
     bootstrap = bootstrap or settings.kafka_bootstrap
     store = inventory_store(settings, inventory)
     try:
-        ensure_topics(
-            bootstrap, Topics(settings.topic_prefix), partitions=settings.topic_partitions
-        )
+        ensure_configured_topics(bootstrap, Topics(settings.topic_prefix), settings)
     except FenghuoError as exc:
         # The gateway still starts: it answers 503 until the broker is back.
         click.echo(f"warning: could not ensure topics ({exc}); continuing", err=True)

@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     topic_prefix: str = "fenghuo."
     topic_partitions: int = Field(default=3, ge=1)
+    # Topics Fenghuo creates (when missing) on a cluster: copies of each record, and how many of
+    # them must hold it before a producer is told it is stored (None: the broker's default).
+    # The embedded single node always uses 1.
+    topic_replication_factor: int = Field(default=1, ge=1)
+    topic_min_insync_replicas: int | None = Field(default=None, ge=1)
     # How long a publish may wait for the broker's acknowledgement before giving up (503).
     kafka_timeout_s: float = Field(default=10.0, gt=0)
     embedded_broker_port: int = Field(default=9092, ge=1, le=65535)

@@ -10,7 +10,7 @@ from typing import Generic, Protocol, TypeVar
 
 from fenghuo.errors import FenghuoError
 from fenghuo.graph.service import CorrelatorService, CorrelatorServiceError, ServiceConfig
-from fenghuo.ingest.kafka.topics import Topics, ensure_topics
+from fenghuo.ingest.kafka.topics import Topics, ensure_configured_topics
 from fenghuo.inventory import InventoryStore
 from fenghuo.settings import Settings
 from fenghuo.store.factory import open_store
@@ -123,9 +123,7 @@ def run_service(
 ) -> None:
     """`fenghuo correlate`: run until `wait` returns (a signal, or the service failing)."""
     try:
-        ensure_topics(
-            bootstrap, Topics(settings.topic_prefix), partitions=settings.topic_partitions
-        )
+        ensure_configured_topics(bootstrap, Topics(settings.topic_prefix), settings)
     except FenghuoError as exc:
         # The service still starts: it waits for the alerts topic and retries its publishes.
         echo(f"warning: could not ensure topics ({exc}); continuing")

@@ -141,7 +141,7 @@ def simulate(
 
 def _stream(config: SimulationConfig, bootstrap: str, out: Path | None, loop: bool) -> None:
     from fenghuo.ingest.kafka.producer import Publisher
-    from fenghuo.ingest.kafka.topics import Topics, ensure_topics
+    from fenghuo.ingest.kafka.topics import Topics, ensure_configured_topics
     from fenghuo.ingest.normalise import Normaliser
     from fenghuo.ingest.pipeline import Ingestor
     from fenghuo.inventory import InventoryStore, parse_inventory
@@ -156,7 +156,7 @@ def _stream(config: SimulationConfig, bootstrap: str, out: Path | None, loop: bo
         out.mkdir(parents=True, exist_ok=True)
         (out / "inventory.yaml").write_text(world.inventory_yaml(), encoding="utf-8")
     topics = Topics(settings.topic_prefix)
-    ensure_topics(bootstrap, topics, partitions=settings.topic_partitions)
+    ensure_configured_topics(bootstrap, topics, settings)
     inventory = InventoryStore.fixed(parse_inventory(world.inventory_yaml()))
     with Publisher(
         bootstrap, client_id="fenghuo-simulate", delivery_timeout=settings.kafka_timeout_s

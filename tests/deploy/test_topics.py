@@ -20,7 +20,10 @@ def test_kafka_topics_are_exactly_the_codes_topics() -> None:
     topics = m.k8s_objects("KafkaTopic")
     names = [t["spec"]["topicName"] for t in topics]
     assert sorted(names) == sorted(EXPECTED)
-    partitions = int(m.settings_configmap()["FENGHUO_TOPIC_PARTITIONS"])
+    settings = m.settings_configmap()
+    partitions = int(settings["FENGHUO_TOPIC_PARTITIONS"])
+    assert settings["FENGHUO_TOPIC_REPLICATION_FACTOR"] == "3"
+    assert settings["FENGHUO_TOPIC_MIN_INSYNC_REPLICAS"] == "2"
     for topic in topics:
         spec = topic["spec"]
         assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "fenghuo"
@@ -42,6 +45,9 @@ def test_compose_creates_exactly_the_codes_topics() -> None:
     assert env["REPLICATION_FACTOR"] == "3"
     assert env["MIN_INSYNC_REPLICAS"] == "2"
     api = m.compose_env(m.compose()["services"]["api"])
+    # A Fenghuo process that creates a missing topic creates it the same way.
+    assert api["FENGHUO_TOPIC_REPLICATION_FACTOR"] == env["REPLICATION_FACTOR"]
+    assert api["FENGHUO_TOPIC_MIN_INSYNC_REPLICAS"] == env["MIN_INSYNC_REPLICAS"]
     assert env["PARTITIONS"] == api["FENGHUO_TOPIC_PARTITIONS"]
     # The script uses the variables it is given (not a second, hard-coded list).
     script = "\n".join(init["command"])

@@ -14,6 +14,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic  # where confluent_kafka.admin gets it (typed there)
 
 from fenghuo.errors import BrokerUnavailableError, IngestError
+from fenghuo.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,20 @@ class Topics:
 
     def all(self) -> tuple[str, ...]:
         return (*self.telemetry(), self.dlq, self.alerts, self.incidents)
+
+
+def ensure_configured_topics(
+    bootstrap: str, topics: Topics, settings: Settings, *, timeout: float = 15.0
+) -> list[str]:
+    """`ensure_topics` with the partitions, replication factor and min ISR of the settings."""
+    return ensure_topics(
+        bootstrap,
+        topics,
+        partitions=settings.topic_partitions,
+        replication_factor=settings.topic_replication_factor,
+        min_insync_replicas=settings.topic_min_insync_replicas,
+        timeout=timeout,
+    )
 
 
 def ensure_topics(

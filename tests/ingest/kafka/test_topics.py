@@ -8,7 +8,8 @@ from confluent_kafka.admin._config import ConfigResource  # where confluent_kafk
 
 from fenghuo.errors import BrokerUnavailableError
 from fenghuo.ingest.kafka.broker import KafkaBroker, free_port
-from fenghuo.ingest.kafka.topics import TopicError, Topics, ensure_topics
+from fenghuo.ingest.kafka.topics import TopicError, Topics, ensure_configured_topics, ensure_topics
+from fenghuo.settings import Settings
 
 
 def test_default_names_match_the_contract() -> None:
@@ -63,3 +64,22 @@ def test_min_insync_replicas_is_set_on_the_created_topics(broker: KafkaBroker) -
     configs = admin.describe_configs([resource])[resource].result(timeout=10)
     assert configs["min.insync.replicas"].value == "1"
     assert not configs["min.insync.replicas"].is_default
+
+
+def test_configured_topics_take_the_settings_partitions_and_replication(
+    broker: KafkaBroker,
+) -> None:
+    t = Topics(prefix="configured.")
+    settings = Settings(topic_partitions=2, topic_replication_factor=1, topic_min_insync_replicas=1)
+    assert sorted(ensure_configured_topics(broker.bootstrap, t, settings)) == sorted(t.all())
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    assert len(admin.list_topics(t.alerts, timeout=10).topics[t.alerts].partitions) == 2
+    resource = ConfigResource(ConfigResource.Type.TOPIC, t.alerts)
+    configs = admin.describe_configs([resource])[resource].result(timeout=10)
+    assert configs["min.insync.replicas"].value == "1"
+
+
+def test_a_replication_factor_the_cluster_cannot_hold_is_an_error(broker: KafkaBroker) -> None:
+    settings = Settings(topic_replication_factor=3, topic_min_insync_replicas=2)
+    with pytest.raises(TopicError, match="replication"):
+        ensure_configured_topics(broker.bootstrap, Topics(prefix="rf3."), settings)
