@@ -27,11 +27,10 @@ from types import TracebackType
 from typing import IO, Self
 
 from confluent_kafka import Consumer, KafkaException
-from confluent_kafka import TopicPartition as ConfluentTopicPartition
 from confluent_kafka.admin import AdminClient
 
 from fenghuo.children import die_with_parent, stop_child
-from fenghuo.ingest.kafka.broker import free_port, kafka_jars
+from fenghuo.ingest.kafka.broker import coordinator_answers, free_port, kafka_jars
 from fenghuo.ingest.kafka.broker_config import (
     LOG4J2,
     ClusterNode,
@@ -147,7 +146,7 @@ class KafkaCluster:
             {"bootstrap.servers": self.bootstrap, "group.id": _WARMUP_GROUP, "log_level": 0}
         )
         try:
-            self._until("the group coordinator", lambda: _coordinator_answers(consumer), deadline)
+            self._until("the group coordinator", lambda: coordinator_answers(consumer), deadline)
         finally:
             consumer.close()
 
@@ -312,11 +311,3 @@ class KafkaCluster:
         if node.out is not None:
             node.out.close()
             node.out = None
-
-
-def _coordinator_answers(consumer: Consumer) -> bool:
-    try:
-        consumer.committed([ConfluentTopicPartition("__consumer_offsets", 0)], timeout=5)
-    except KafkaException:
-        return False
-    return True

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from confluent_kafka import KafkaException
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from fenghuo.children import die_with_parent, stop_child, stop_on_signals
@@ -250,46 +250,40 @@ class KafkaBroker:
         self._finalizer = weakref.finalize(self, _kill, self._proc)
 
     def _wait_ready(self, deadline: float) -> None:
-        """Metadata with this broker in it, then the group coordinator: describing a group makes
-        the node create `__consumer_offsets`, which the first group join would otherwise wait
-        for (about 3 s)."""
+        """Metadata with this broker in it, then the group coordinator: asking it for a group's
+        offsets makes the node create `__consumer_offsets`, which the first group join would
+        otherwise wait for (about 3 s). A consumer asks, not AdminClient.describe_consumer_groups:
+        librdkafka aborts the process when a DescribeGroups answer arrives after its request
+        timed out (confluentinc/librdkafka#4605), as it can on a loaded machine."""
         proc = self._proc
         assert proc is not None
-        admin: AdminClient | None = None
-        step = "metadata"
-        while True:
+
+        def check(step: str) -> None:
             if proc.poll() is not None:
                 msg = f"Kafka exited with {proc.returncode} on start:\n{self.log_tail()}"
                 raise BrokerStartError(msg)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                msg = f"Kafka on {self.bootstrap} did not answer ({step}) in time"
-                msg += f":\n{self.log_tail()}"
-                raise BrokerStartError(msg)
-            if admin is None:
-                if not _accepts(self.host, self.port):
-                    time.sleep(0.05)  # polling interval, not synchronisation
-                    continue
-                admin = AdminClient(
-                    {
-                        "bootstrap.servers": self.bootstrap,
-                        "reconnect.backoff.ms": 50,
-                        "reconnect.backoff.max.ms": 500,
-                    }
-                )
-            try:
-                if step == "metadata":
-                    if admin.list_topics(timeout=min(1.0, remaining)).brokers:
-                        step = "group coordinator"
-                    continue
-                futures = admin.describe_consumer_groups(
-                    [_WARMUP_GROUP], request_timeout=min(5.0, remaining)
-                )
-                futures[_WARMUP_GROUP].result()
-            except KafkaException:
+            if time.monotonic() >= deadline:
+                msg = f"Kafka on {self.bootstrap} did not answer ({step}) in time:\n"
+                raise BrokerStartError(msg + self.log_tail())
+
+        while not _accepts(self.host, self.port):
+            check("connection")
+            time.sleep(0.05)  # polling interval, not synchronisation
+        client: dict[str, str | int | float | bool] = {
+            "bootstrap.servers": self.bootstrap,
+            "reconnect.backoff.ms": 50,
+            "reconnect.backoff.max.ms": 500,
+        }
+        admin = AdminClient(client)
+        while not _lists_brokers(admin, min(1.0, max(0.1, deadline - time.monotonic()))):
+            check("metadata")
+        consumer = Consumer({**client, "group.id": _WARMUP_GROUP, "log_level": 0})
+        try:
+            while not coordinator_answers(consumer, min(5.0, deadline - time.monotonic())):
+                check("group coordinator")
                 time.sleep(0.1)  # the coordinator is loading: poll again
-                continue
-            return
+        finally:
+            consumer.close()
 
     def _terminate(self, timeout: float = 30.0) -> None:
         proc = self._proc
@@ -301,6 +295,23 @@ class KafkaBroker:
             self._out.close()
             self._out = None
         self._proc = None
+
+
+def _lists_brokers(admin: AdminClient, timeout: float) -> bool:
+    try:
+        return bool(admin.list_topics(timeout=timeout).brokers)
+    except KafkaException:
+        return False
+
+
+def coordinator_answers(consumer: Consumer, timeout: float = 5.0) -> bool:
+    """Whether a group coordinator answers the consumer's group (asking creates
+    `__consumer_offsets` on a fresh cluster)."""
+    try:
+        consumer.committed([TopicPartition("__consumer_offsets", 0)], timeout=max(0.1, timeout))
+    except KafkaException:
+        return False
+    return True
 
 
 def _bindable(host: str, port: int) -> bool:
