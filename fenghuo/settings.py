@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     stream_watermark_interval_s: float = Field(default=1.0, gt=0)
     stream_checkpoint_dir: str | None = None  # path or URI; default <data_dir>/checkpoints/<group>
     stream_rest_port: int = Field(default=8081, ge=0, le=65535)  # the local mini-cluster's REST
+    # The job's store writer upserts a batch when it holds this many alerts, or this long after
+    # its first alert (fenghuo.streaming.store_sink).
+    stream_store_batch_max: int = Field(default=500, ge=1)
+    stream_store_flush_s: float = Field(default=0.2, gt=0)
     flink_jobmanager: str | None = None  # HOST:PORT of a Flink cluster's REST endpoint
     flink_python: str | None = None  # the TaskManagers' Python (default: this interpreter)
 

@@ -1,9 +1,11 @@
 """`fenghuo stream`: the streaming detection job (PyFlink 2.0, DataStream API).
 
-    Kafka telemetry topics (3) ──► route ──key by state_key──► detect ──► store ──► fenghuo.alerts
-      table source: raw JSON,      (flat_map:    (one KeyedProcess-   (SQLite    (table sink:
-      event time from the payload,  engine.route) Function, every      upsert)    key = tenant id)
-      per-partition watermarks                    detector)
+    Kafka telemetry topics (3) ──► route ──key by state_key──► detect ──┬──► fenghuo.alerts
+      table source: raw JSON,      (flat_map:    (one KeyedProcess-     │    (table sink:
+      event time from the payload,  engine.route) Function, every       │     key = tenant id)
+      per-partition watermarks                    detector)             └──► store writer
+                                                                (one key, buffered in state,
+                                                                 one upsert per batch)
 
 Why the Kafka edges are connector *tables* inside the DataStream job: event time lives in the
 JSON payload, and watermarks must be generated per partition inside the source, or a catch-up
@@ -12,7 +14,8 @@ that only from Kafka record timestamps (a Python timestamp assigner runs after t
 subtask, not per partition); the table source computes the event time in Java from the payload
 (falling back to the record timestamp when a record has none) and pushes the watermark into the
 KafkaSource. The sink side is explained in `sinks`. Both are the connector's KafkaSource and
-KafkaSink underneath; everything between them is the DataStream API.
+KafkaSink underneath; everything between them is the DataStream API. The store writer is a
+branch beside the topic sink, so no alert waits for the store (`store_sink`).
 
 Offsets: the consumer group's committed offsets, else the earliest; committed on checkpoints.
 State, timers and offsets are checkpointed (`flink_env`); a restarted local job resumes from the
@@ -39,6 +42,7 @@ from fenghuo.ingest.kafka.topics import Topics
 from fenghuo.settings import Settings
 from fenghuo.streaming.adapter import EngineSpec
 from fenghuo.streaming.flink_env import FlinkOptions, stream_environment
+from fenghuo.streaming.store_sink import AlertBatchTarget, StoreBatching
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,9 @@ class StreamSpec:
     flink: FlinkOptions = field(default_factory=FlinkOptions)
     group_id: str = "fenghuo.stream"
     store: Path | None = None  # the SQLite alert store; None: the topic only
+    store_batching: StoreBatching = field(default_factory=StoreBatching)
+    # How the writer opens the store at `store` (tests wrap it); None: the settings' backend.
+    store_opener: Callable[[Path], AlertBatchTarget] | None = None
     idle_timeout: dt.timedelta | None = dt.timedelta(seconds=30)
     # Watermark alignment: partitions more than this ahead of the slowest (in event time) pause,
     # which bounds the events buffered during a catch-up. Off by default: on the benchmark it
@@ -119,7 +126,8 @@ def build_job(spec: StreamSpec) -> Any:
     from pyflink.table.expressions import col
 
     from fenghuo.streaming.adapter import ALERT_TYPE, ROUTED_TYPE, DetectFunction, RouteFunction
-    from fenghuo.streaming.sinks import StoreWriter, attach_alerts_sink
+    from fenghuo.streaming.sinks import attach_alerts_sink
+    from fenghuo.streaming.store_sink import BatchingStoreWriter, store_key
 
     env = stream_environment(spec.flink)
     table_env = StreamTableEnvironment.create(env)
@@ -139,11 +147,14 @@ def build_job(spec: StreamSpec) -> Any:
         .uid("fenghuo-detect")
     )
     if spec.store is not None:
-        alerts = (
-            alerts.map(StoreWriter(spec.store), output_type=ALERT_TYPE)
+        # A branch of its own: it emits nothing, and the topic sink does not wait for it.
+        writer = BatchingStoreWriter(spec.store, spec.store_batching, opener=spec.store_opener)
+        (
+            alerts.key_by(store_key, key_type=Types.INT())
+            .process(writer)
             .name("store")
-            .uid("fenghuo-store")
-            .set_parallelism(1)  # SQLite takes one writer at a time anyway
+            .uid("fenghuo-store")  # the per-alert map's uid: it had no state to conflict with
+            .set_parallelism(1)  # one key; SQLite takes one writer at a time anyway
         )
     attach_alerts_sink(table_env, alerts, spec.bootstrap, spec.topics.alerts)
     return env
@@ -182,6 +193,9 @@ def stream_spec(
         checkpoints = str((settings.data_dir / "checkpoints" / group_id).resolve())
     bound = dt.timedelta(seconds=settings.stream_out_of_orderness_s)
     idle = settings.stream_idle_timeout_s
+    # SQLite is the embedded store: on a cluster it would sit on some TaskManager's disk. A
+    # search server is reached from every TaskManager, so the job writes alerts to it anywhere.
+    writes_store = store and (cluster is None or settings.store != "sqlite")
     return StreamSpec(
         bootstrap=bootstrap or settings.kafka_bootstrap,
         topics=Topics(settings.topic_prefix),
@@ -204,8 +218,12 @@ def stream_spec(
             log_dir=(settings.data_dir / "flink-logs").resolve(),
         ),
         group_id=group_id,
-        # SQLite is the embedded store: on a cluster it would sit on some TaskManager's disk.
-        store=settings.db_path.resolve() if store and cluster is None else None,
+        # With a search store the path is unused: the writer opens the configured server.
+        store=settings.db_path.resolve() if writes_store else None,
+        store_batching=StoreBatching(
+            max_alerts=settings.stream_store_batch_max,
+            max_wait=dt.timedelta(seconds=settings.stream_store_flush_s),
+        ),
         idle_timeout=dt.timedelta(seconds=idle) if idle > 0 else None,
     )
 
@@ -238,6 +256,7 @@ def run(spec: StreamSpec, echo: Callable[[str], None]) -> None:
 if __name__ == "__main__":  # `flink run -py fenghuo/streaming/job.py`: settings from FENGHUO_*
     from fenghuo.settings import get_settings
 
-    # On a cluster: no SQLite store (it would sit on a TaskManager), and a shared checkpoint URI
-    # in FENGHUO_STREAM_CHECKPOINT_DIR.
-    build_job(stream_spec(get_settings(), store=False)).execute(JOB_NAME)
+    # On a cluster: alerts into the store only when it is a search server (SQLite would sit on
+    # a TaskManager), and a shared checkpoint URI in FENGHUO_STREAM_CHECKPOINT_DIR.
+    settings = get_settings()
+    build_job(stream_spec(settings, store=settings.store != "sqlite")).execute(JOB_NAME)

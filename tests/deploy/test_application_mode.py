@@ -30,9 +30,13 @@ from fenghuo.demo.samples import demo_inventory_path
 from fenghuo.detectors.registry import instantiate
 from fenghuo.ingest.kafka.broker import KafkaBroker, free_port
 from fenghuo.ingest.kafka.topics import Topics, ensure_topics
+from fenghuo.store.base import Scope
+from fenghuo.store.elastic import ElasticStore
 from fenghuo.streaming.flink_env import kafka_jars, python_path
 from fenghuo.streaming.flush import publish_flush
 from tests.deploy import manifests as m
+from tests.fixtures_search import search_url
+from tests.store.backends import fresh_prefix
 from tests.streaming.scenario import comparable, scenario_config, scenario_events
 from tests.streaming.support import (
     expected_replay,
@@ -76,7 +80,7 @@ def _kill_all(pids: Path) -> None:
 
 
 @pytest.fixture
-def application(broker: KafkaBroker, tmp_path: Path) -> Iterator[tuple[Topics, int]]:
+def application(broker: KafkaBroker, tmp_path: Path) -> Iterator[tuple[Topics, int, str]]:
     topics = Topics(prefix=f"a{uuid.uuid4().hex[:8]}.")
     ensure_topics(broker.bootstrap, topics)
     conf, lib, log, pids = (tmp_path / name for name in ("conf", "lib", "log", "pids"))
@@ -110,6 +114,7 @@ def application(broker: KafkaBroker, tmp_path: Path) -> Iterator[tuple[Topics, i
     config = yaml.safe_load((conf / "config.yaml").read_text(encoding="utf-8"))
     (conf / "config.yaml").write_text(yaml.safe_dump(nest(config, properties)), encoding="utf-8")
     detection = write_config(scenario_config(), tmp_path / "detection.yaml")
+    prefix = fresh_prefix()
     env = {
         **os.environ,
         "FLINK_CONF_DIR": str(conf),
@@ -128,6 +133,10 @@ def application(broker: KafkaBroker, tmp_path: Path) -> Iterator[tuple[Topics, i
         "FENGHUO_STREAM_CHECKPOINT_DIR": properties["execution.checkpointing.dir"],
         "FENGHUO_FLINK_PYTHON": sys.executable,
         "FENGHUO_DATA_DIR": str(tmp_path / "data"),
+        # The store is a search server, as in compose: the job writes alerts into it too.
+        "FENGHUO_STORE": "opensearch",
+        "FENGHUO_OPENSEARCH_URL": search_url(),
+        "FENGHUO_ES_INDEX_PREFIX": prefix,
     }
     bin_dir = FLINK_HOME / "bin"
     command = m.compose()["services"]["jobmanager"]["command"]
@@ -151,7 +160,7 @@ def application(broker: KafkaBroker, tmp_path: Path) -> Iterator[tuple[Topics, i
         ),
     ]
     try:
-        yield topics, rest_port
+        yield topics, rest_port, prefix
     except BaseException:
         for out in sorted(log.glob("*")):
             sys.stderr.write(f"==> {out.name}\n{out.read_text(errors='replace')[-4000:]}\n")
@@ -170,9 +179,9 @@ def application(broker: KafkaBroker, tmp_path: Path) -> Iterator[tuple[Topics, i
 
 
 def test_compose_jobmanager_command_runs_the_job_in_application_mode(
-    broker: KafkaBroker, application: tuple[Topics, int]
+    broker: KafkaBroker, application: tuple[Topics, int, str]
 ) -> None:
-    topics, rest_port = application
+    topics, rest_port, prefix = application
     events = scenario_events()
     expected = expected_replay(events, instantiate(), scenario_config())
     job_id = poll("the application's job", lambda: running_job(rest_port), bool, 180)
@@ -182,6 +191,23 @@ def test_compose_jobmanager_command_runs_the_job_in_application_mode(
     got = wait_for_alerts(broker.bootstrap, topics.alerts, expected.alerts, timeout=180)
     assert comparable(got) == comparable(expected.alerts)
     assert expected.alerts  # the scenario raises alerts: equality is not vacuous
+    # ... and the job wrote them into the search store (its store writer runs on a cluster when
+    # the store is a server every TaskManager reaches).
+    store = ElasticStore.connect(search_url(), prefix=prefix, flavour="opensearch")
+    try:
+        want = {a.id for a in expected.alerts}
+        stored = poll(
+            "the alerts in OpenSearch", lambda: _stored_ids(store, prefix), want.__eq__, 120
+        )
+        assert stored == want
+    finally:
+        store.drop()
+        store.close()
+
+
+def _stored_ids(store: ElasticStore, prefix: str) -> set[str]:
+    store.client.indices.refresh(index=f"{prefix}*")  # what the job wrote, visible now
+    return {v.alert.id for v in store.alerts.list(Scope.everything(), limit=500).items}
 
 
 def test_nest_merges_flat_keys_and_refuses_a_collision() -> None:

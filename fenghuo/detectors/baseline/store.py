@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib
 import json
 import os
 import pickle
+import sys
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -57,15 +60,44 @@ def _utc_now() -> dt.datetime:
 
 def _sklearn_ensemble() -> Any:
     """scikit-learn, imported on first use (it takes over a second to import)."""
+    if "sklearn.ensemble" not in sys.modules:
+        _import_on_a_thread_of_its_own("sklearn.ensemble")
     import sklearn.ensemble
 
     return sklearn.ensemble
 
 
 def sklearn_version() -> str:
+    _sklearn_ensemble()
     import sklearn
 
     return str(sklearn.__version__)
+
+
+def _import_on_a_thread_of_its_own(name: str) -> None:
+    """Import `name` on a new Python thread and wait for it.
+
+    Why: in the stream job (PyFlink thread mode) Python runs on the JVM's task threads, and
+    with three or more Python tasks the first import of scipy's compiled (pybind11) modules,
+    which scikit-learn pulls in, hangs on some of them for good (observed with PyFlink 2.0.2,
+    pemja 0.5.7: the job stalls in `ExtensionFileLoader.create_module`; most likely pybind11,
+    which takes the GIL through the PyGILState API at its first import, meets a thread state
+    that API does not know). Imported on a thread started by `threading`, it does not hang, and
+    every thread then shares the modules.
+    """
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            importlib.import_module(name)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, on the caller's thread
+            failures.append(exc)
+
+    thread = threading.Thread(target=run, name=f"import-{name}", daemon=True)
+    thread.start()
+    thread.join()
+    if failures:
+        raise failures[0]
 
 
 @dataclass(frozen=True)
