@@ -82,8 +82,15 @@ def running(
                 raise
 
 
+def child_environ() -> dict[str, str]:
+    """This process's environment for a `fenghuo up` child, without FLINK_LOG_DIR: a job run
+    earlier in pytest's own process set it (`flink_env.prepare_process`), and the child would
+    then log there instead of under its own data dir."""
+    return {k: v for k, v in os.environ.items() if k != "FLINK_LOG_DIR"}
+
+
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {**os.environ, "FENGHUO_DATA_DIR": str(tmp_path / "var"), **extra}
+    return {**child_environ(), "FENGHUO_DATA_DIR": str(tmp_path / "var"), **extra}
 
 
 def test_up_starts_everything_ingests_samples_and_stops_cleanly(

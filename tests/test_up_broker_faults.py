@@ -44,7 +44,7 @@ from tests.streaming.support import (
     write_config,
 )
 from tests.streaming.test_job_restart import partition_counts
-from tests.test_up_and_serve import jvms_under, running
+from tests.test_up_and_serve import child_environ, jvms_under, running
 
 pytestmark = pytest.mark.kafka
 TOPICS = Topics()
@@ -130,7 +130,7 @@ class Sender:
 
 def up_env(tmp_path: Path) -> dict[str, str]:
     return {
-        **os.environ,
+        **child_environ(),
         "FENGHUO_DATA_DIR": str(tmp_path / "var"),
         "FENGHUO_EMBEDDED_BROKER_PORT": str(free_port()),
         "FENGHUO_API_PORT": str(free_port()),
