@@ -86,8 +86,10 @@ class _Slot:
         return count
 
     def close(self) -> None:
+        # A kept producer has no transaction open (a failed one was discarded): closes at once.
         if self._producer is not None:
-            self._discard(self._producer)
+            self._producer.close()
+            self._producer = None
 
     def _ready(self, deadline: float) -> Producer:
         """The slot's producer, created and registered with the coordinator if need be."""
@@ -118,9 +120,16 @@ class _Slot:
         if producer is self._producer:
             self._producer = None
         # Nothing of a failed transaction may be sent late: drop what is queued, then close.
-        producer.purge(in_queue=True, in_flight=True, blocking=False)
-        producer.flush(0)
-        producer.close()
+        try:
+            producer.purge(in_queue=True, in_flight=True, blocking=False)
+            producer.flush(0)
+        except KafkaException as exc:  # a producer in a fatal state refuses even these
+            log.debug("%s: purge on discard: %s", self.transactional_id, exc.args[0].str())
+        # close() aborts the open transaction and flushes without a bound, and hangs on a
+        # producer in a fatal state: off the request path, which the successor has fenced.
+        threading.Thread(
+            target=producer.close, name=f"close-{self.transactional_id}", daemon=True
+        ).start()
 
 
 class TransactionalPublisher:
