@@ -45,9 +45,11 @@ from fenghuo.ingest.kafka.producer import DEFAULT_CONFIG, OutMessage, RdkafkaLog
 
 log = logging.getLogger(__name__)
 
-# Bound on the abort of a failed transaction: it is best effort (the next producer's
-# init_transactions aborts what is left open), so the request waits no longer for it.
-ABORT_TIMEOUT_S = 3.0
+# Bounds on the abort of a failed transaction: it is best effort (the next producer's
+# init_transactions aborts what is left open), so it gets what is left of the request's deadline,
+# at least ABORT_MIN_S and at most ABORT_MAX_S.
+ABORT_MIN_S = 0.5
+ABORT_MAX_S = 3.0
 
 
 class TransactionError(BrokerUnavailableError):
@@ -77,10 +79,10 @@ class _Slot:
                 count += 1
             producer.commit_transaction(_remaining(deadline))
         except KafkaException as exc:  # a refused message, a failed delivery, a timeout
-            self._abort(producer)
+            self._abort(producer, deadline)
             raise TransactionError(_describe("publish", exc)) from None
         except BaseException:
-            self._abort(producer)
+            self._abort(producer, deadline)
             raise
         producer.poll(0)  # serve queued logs and error callbacks
         return count
@@ -104,10 +106,10 @@ class _Slot:
         self._producer = producer
         return producer
 
-    def _abort(self, producer: Producer) -> None:
+    def _abort(self, producer: Producer, deadline: float) -> None:
         """Abort (bounded), then drop the producer: the next call starts with a fresh one."""
         try:
-            producer.abort_transaction(ABORT_TIMEOUT_S)
+            producer.abort_transaction(min(max(_remaining(deadline), ABORT_MIN_S), ABORT_MAX_S))
         except KafkaException as exc:
             log.warning(
                 "%s: abort failed (%s); the next producer's init aborts what is left open",
