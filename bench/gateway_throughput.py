@@ -68,12 +68,11 @@ def serve(bootstrap: str, data_dir: Path) -> None:
     from fenghuo.api.deps import Services
     from fenghuo.demo.samples import demo_inventory_path
     from fenghuo.ingest.kafka.broker import free_port
-    from fenghuo.ingest.kafka.producer import Publisher
     from fenghuo.ingest.kafka.topics import Topics, ensure_topics
     from fenghuo.ingest.normalise import Normaliser
     from fenghuo.ingest.pipeline import Ingestor
     from fenghuo.inventory import InventoryStore
-    from fenghuo.platform import ApiServer, broker_reachable
+    from fenghuo.platform import ApiServer, broker_reachable, gateway_publisher
     from fenghuo.settings import Settings
     from fenghuo.store.keys import Role
     from fenghuo.store.sqlite import SqliteStore
@@ -82,14 +81,15 @@ def serve(bootstrap: str, data_dir: Path) -> None:
     store = SqliteStore(config.db_path)
     _key, token = store.keys.create(Role.INGEST, name="bench-ingest")
     normaliser = Normaliser(InventoryStore(demo_inventory_path()))
-    with Publisher(
-        bootstrap, client_id="bench-gateway", delivery_timeout=DELIVERY_TIMEOUT
-    ) as publisher:
+    # As `fenghuo serve`: one Kafka transaction per request (`fenghuo.platform.open_ingest`).
+    with gateway_publisher(config, bootstrap) as publisher:
 
         def ingestor(prefix: str) -> Ingestor:
             topics = Topics(prefix)
             ensure_topics(bootstrap, topics)
-            return Ingestor(normaliser, publisher, topics, timeout=DELIVERY_TIMEOUT + 2)
+            return Ingestor(
+                normaliser, publisher, topics, timeout=DELIVERY_TIMEOUT + 2, batch_size=None
+            )
 
         services = Services(
             config, store, ingestor("bench.idle."), lambda: broker_reachable(bootstrap)

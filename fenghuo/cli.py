@@ -255,7 +255,7 @@ def serve(
     except FenghuoError as exc:
         # The gateway still starts: it answers 503 until the broker is back.
         click.echo(f"warning: could not ensure topics ({exc}); continuing", err=True)
-    with open_ingest(settings, store, bootstrap) as parts:
+    with open_ingest(settings, store, bootstrap, transactional=True) as parts:
         server = ApiServer(
             build_services(settings, parts, bootstrap, store),
             host or settings.api_host,

@@ -27,6 +27,7 @@ from fenghuo.evidence.archive import open_archive
 from fenghuo.ingest.kafka.producer import Publisher
 from fenghuo.ingest.kafka.supervisor import BrokerSupervisor, SupervisedSink
 from fenghuo.ingest.kafka.topics import Topics
+from fenghuo.ingest.kafka.transactional import TransactionalPublisher, transactional_id_prefix
 from fenghuo.ingest.normalise import Normaliser
 from fenghuo.ingest.parsers import raw_lines
 from fenghuo.ingest.pipeline import Ingestor, IngestReport, MessageSink
@@ -67,10 +68,24 @@ def inventory_store(settings: Settings, path: Path | None = None) -> InventorySt
     return InventoryStore(chosen)
 
 
+# Transactions the gateway may have in flight at once (one per producer, see transactional.py).
+GATEWAY_PRODUCERS = 2
+
+
 @dataclass
 class Ingest:
     ingestor: Ingestor
-    publisher: Publisher
+    publisher: Publisher | TransactionalPublisher
+
+
+def gateway_publisher(settings: Settings, bootstrap: str) -> TransactionalPublisher:
+    """The gateway's publisher: one transaction per request, ids unique to this process."""
+    return TransactionalPublisher(
+        bootstrap,
+        transactional_id_prefix(f"{settings.topic_prefix}gateway"),
+        delivery_timeout=settings.kafka_timeout_s,
+        producers=GATEWAY_PRODUCERS,
+    )
 
 
 @contextmanager
@@ -79,20 +94,36 @@ def open_ingest(
     inventory: InventoryStore,
     bootstrap: str,
     broker_down: Callable[[], bool] | None = None,
+    *,
+    transactional: bool = False,
 ) -> Iterator[Ingest]:
     """The publisher and the ingest pipeline on it; with `broker_down` (a supervised broker),
-    publishing is refused at once while it returns True."""
+    publishing is refused at once while it returns True.
+
+    `transactional` (the gateway: `serve`, `up`): each `ingest()` call is one transaction, so a
+    call that fails left nothing visible and its resend cannot duplicate. Otherwise (`fenghuo
+    ingest`) batches are published by the idempotent producer and the report says how much of a
+    failed call was acknowledged."""
     topics = Topics(settings.topic_prefix)
     # librdkafka gives up on a message after the configured timeout; publish() waits a little
     # longer so that every failure is a delivery report, not a message left in flight.
-    with Publisher(
-        bootstrap, client_id="fenghuo-ingest", delivery_timeout=settings.kafka_timeout_s
-    ) as publisher:
+    publisher: Publisher | TransactionalPublisher
+    if transactional:
+        publisher = gateway_publisher(settings, bootstrap)
+    else:
+        publisher = Publisher(
+            bootstrap, client_id="fenghuo-ingest", delivery_timeout=settings.kafka_timeout_s
+        )
+    with publisher:
         sink: MessageSink = publisher
         if broker_down is not None:
             sink = SupervisedSink(publisher, broker_down)
         ingestor = Ingestor(
-            Normaliser(inventory), sink, topics, timeout=settings.kafka_timeout_s + 2
+            Normaliser(inventory),
+            sink,
+            topics,
+            timeout=settings.kafka_timeout_s + 2,
+            batch_size=None if transactional else 2000,
         )
         yield Ingest(ingestor, publisher)
 
@@ -343,7 +374,9 @@ def run_up(
         names = ", ".join(topics.all())
         echo(f"broker     {broker.bootstrap} (embedded Apache Kafka; topics {names})")
         ingest = stack.enter_context(
-            open_ingest(settings, inventory, broker.bootstrap, lambda: supervisor.down)
+            open_ingest(
+                settings, inventory, broker.bootstrap, lambda: supervisor.down, transactional=True
+            )
         )
         services = build_services(
             settings, ingest, broker.bootstrap, inventory, lambda: supervisor.down

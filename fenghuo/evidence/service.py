@@ -119,6 +119,8 @@ class ArchiveService:
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": "earliest",
                 "fetch.wait.max.ms": 100,
+                # Gateway requests are transactions: an aborted one's records are never read.
+                "isolation.level": "read_committed",
             }
         )
         try:

@@ -2,6 +2,8 @@
 
 `ingest()` returns only after the broker acknowledged every message it counts as published; if
 the broker fails, it raises with the report so far, so a caller can tell exactly what is safe.
+With `batch_size=None` a call is one publish: on a transactional sink (the ingest gateway's) the
+whole call is then all or nothing.
 """
 
 from __future__ import annotations
@@ -74,8 +76,9 @@ class Ingestor:
         topics: Topics,
         *,
         timeout: float = 10.0,
-        batch_size: int = 2000,
+        batch_size: int | None = 2000,
     ) -> None:
+        """`batch_size`: messages per publish; None: one publish per `ingest()` call."""
         self.normaliser = normaliser
         self.sink = sink
         self.topics = topics
@@ -134,7 +137,7 @@ class Ingestor:
                 message = event_message(result, self.topics)
                 batch.append(message)
                 pending_events[message.topic] += 1
-            if len(batch) >= self.batch_size:
+            if self.batch_size is not None and len(batch) >= self.batch_size:
                 flush()
         flush()
         report.lines_read = counted.count

@@ -102,6 +102,9 @@ def telemetry_source_descriptor(spec: StreamSpec) -> Any:
         .option("scan.startup.mode", "group-offsets")
         .option("properties.auto.offset.reset", "earliest")
         .option("properties.commit.offsets.on.checkpoint", "true")
+        # The gateway publishes each request in a transaction; Kafka's Java client reads
+        # uncommitted records by default, aborted requests included.
+        .option("properties.isolation.level", "read_committed")
         .option("value.format", "raw")
     )
     if spec.max_drift is not None:

@@ -13,12 +13,10 @@ import pytest
 from fenghuo.api.deps import Services
 from fenghuo.demo.samples import demo_inventory_path
 from fenghuo.ingest.kafka.broker import KafkaBroker, free_port
-from fenghuo.ingest.kafka.producer import Publisher
 from fenghuo.ingest.kafka.topics import Topics
-from fenghuo.ingest.normalise import Normaliser
 from fenghuo.ingest.pipeline import Ingestor
 from fenghuo.inventory import InventoryStore
-from fenghuo.platform import ApiServer, broker_reachable
+from fenghuo.platform import ApiServer, broker_reachable, open_ingest
 from fenghuo.settings import Settings
 from fenghuo.store.keys import KeyStore, Role
 from fenghuo.store.sqlite import SqliteStore
@@ -49,20 +47,18 @@ def running_gateway(
 ) -> Iterator[Gateway]:
     """`kafka_timeout_s`: how long a publish may wait for acknowledgement (production: 10 s)."""
     config = Settings(
-        data_dir=tmp_path / "var", kafka_timeout_s=kafka_timeout_s, ingest_max_body_bytes=max_body
+        data_dir=tmp_path / "var",
+        kafka_timeout_s=kafka_timeout_s,
+        ingest_max_body_bytes=max_body,
+        topic_prefix=topics.prefix,
     )
     store = SqliteStore(config.db_path)
     keys = store.keys
     _key, token = keys.create(Role.INGEST, name="test-ingest")
-    with Publisher(
-        bootstrap, client_id="test-gateway", delivery_timeout=config.kafka_timeout_s
-    ) as publisher:
-        ingestor = Ingestor(
-            Normaliser(inventory or InventoryStore(demo_inventory_path())),
-            publisher,
-            topics,
-            timeout=config.kafka_timeout_s + 2,
-        )
+    chosen_inventory = inventory or InventoryStore(demo_inventory_path())
+    # Wired as `fenghuo serve` wires it: one Kafka transaction per request.
+    with open_ingest(config, chosen_inventory, bootstrap, transactional=True) as parts:
+        ingestor = parts.ingestor
         services = Services(config, store, ingestor, lambda: broker_reachable(bootstrap, 1.0))
         port = free_port()
         server = ApiServer(services, "127.0.0.1", port)

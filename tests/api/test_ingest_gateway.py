@@ -91,7 +91,7 @@ def test_broker_down_is_503_with_retry_after(dead_gateway: Gateway) -> None:
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
     assert response.headers["content-type"] == "application/problem+json"
-    assert "nothing from this request is acknowledged" in response.json()["detail"]
+    assert "nothing from this request was committed" in response.json()["detail"]
     ready = dead_gateway.client.get("/readyz")
     assert ready.status_code == 503
 

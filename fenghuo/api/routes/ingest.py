@@ -1,10 +1,11 @@
 """`POST /api/v1/ingest/{format}`: raw telemetry over HTTP.
 
 The body is raw records (NDJSON, or the format's own file form such as a CloudTrail
-`{"Records": [...]}` document), optionally gzip-compressed. The answer is 202 only after the
-broker acknowledged every accepted event and every dead letter; if it cannot, 503 with
-Retry-After and nothing is claimed, so the sender retries (deterministic event ids make the
-retry idempotent downstream).
+`{"Records": [...]}` document), optionally gzip-compressed. A request's accepted events and dead
+letters are published in one Kafka transaction (`fenghuo.ingest.kafka.transactional`). 202: it
+committed. 503 with Retry-After: it did not commit within the deadline and was aborted, so
+nothing of the request is visible to read_committed consumers (every reader of the telemetry
+topics) and the sender's resend cannot duplicate a record.
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ async def ingest(
         raise Problem(
             503,
             "Telemetry broker unavailable",
-            f"nothing from this request is acknowledged; retry later ({exc})",
+            f"nothing from this request was committed; retry later ({exc})",
             headers={"Retry-After": str(retry)},
         ) from None
     errors = report.errors[:MAX_LISTED_ERRORS]

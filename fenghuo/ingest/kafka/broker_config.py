@@ -11,6 +11,9 @@ that matter, verified on this project's machines (see the README, "The embedded 
 - `group.initial.rebalance.delay.ms` 0: a lone consumer group starts at once.
 - Replication factors of 1 and `min.insync.replicas` 1 on one node; on a cluster, the internal
   topics are replicated to every node (at most 3) with `min.insync.replicas` 2 once there are 3.
+  That includes `__transaction_state` (`transaction.state.log.*`; Kafka's defaults of 3 and 2
+  would leave a single node unable to start a transaction): the ingest gateway publishes each
+  request in a transaction, so on a cluster a transaction needs two live replicas too.
 - log4j2 writes to `<logs>/server.log` only (rolled by size) and leaves the JVM's shutdown to the
   broker (`shutdownHook = disable`), so the last lines of a stop are still logged.
 """

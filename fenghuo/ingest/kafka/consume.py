@@ -3,6 +3,11 @@
 Partitions are assigned manually: no group join (needless here) and no commits. `read_to_end`
 and `count_messages` read up to each partition's high watermark as it was when they were
 called: everything acknowledged before the call, and nothing to wait for once it is read.
+
+Only committed records are read (`isolation.level=read_committed`): the records of a gateway
+request whose transaction was aborted are never returned. The offsets of a transactional
+partition include commit and abort markers that no record carries, so the end of a partition is
+known from librdkafka's end-of-partition event, not from the offset of its last record.
 """
 
 from __future__ import annotations
@@ -11,7 +16,14 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from fenghuo.errors import BrokerUnavailableError, IngestError
 
@@ -70,6 +82,9 @@ def read_to_end(bootstrap: str, topic: str, timeout: float = 30.0) -> list[InMes
                 msg = f"read {len(out)} records of {topic} in {timeout} s; partitions {left} short"
                 raise TimeoutError(msg)
             for m in consumer.consume(10_000, min(max(deadline - time.monotonic(), 0.01), 0.5)):
+                if (ended := _ended_partition(m, ends)) is not None:
+                    left.discard(ended)
+                    continue
                 if not _ok(m):
                     continue
                 record = _convert(m)
@@ -109,6 +124,8 @@ def _open(bootstrap: str, topic: str, deadline: float) -> Consumer:
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
             "fetch.wait.max.ms": 100,
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,  # see the module docstring
         }
     )
     try:
@@ -138,6 +155,17 @@ def _partitions(consumer: Consumer, topic: str, deadline: float) -> list[int]:
             return sorted(t.partitions)
         error = str(t.error) if t is not None else "unknown topic"
         time.sleep(0.05)  # polling interval while the topic is being created
+
+
+def _ended_partition(msg: Message, ends: dict[int, tuple[int, int]]) -> int | None:
+    """The partition of an end-of-partition event at or past its end as first asked, else None."""
+    err = msg.error()
+    if err is None or err.code() != KafkaError._PARTITION_EOF:
+        return None
+    partition, offset = msg.partition(), msg.offset()
+    if partition is None or offset is None or offset < ends[partition][1]:
+        return None
+    return partition
 
 
 def _ok(msg: Message) -> bool:

@@ -132,7 +132,7 @@ class Publisher:
             "bootstrap.servers": bootstrap,
             "client.id": client_id,
             "message.timeout.ms": int(delivery_timeout * 1000),
-            "logger": _RdkafkaLog(logging.getLogger(f"{__name__}.rdkafka")),
+            "logger": RdkafkaLog(logging.getLogger(f"{__name__}.rdkafka")),
             "error_cb": self._on_error,
         }
         conf.update(config or {})
@@ -242,7 +242,7 @@ class Publisher:
             log.debug("Kafka producer error (retrying): %s", err.str())
 
 
-class _RdkafkaLog:
+class RdkafkaLog:
     """Routes librdkafka's log lines to Python logging.
 
     Connection failures ("FAIL") are logged at DEBUG: error_cb already reports them, rate-limited.

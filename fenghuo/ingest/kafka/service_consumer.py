@@ -73,6 +73,8 @@ def open_assigned_consumer(
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
             "fetch.wait.max.ms": 100,
+            # The gateway publishes in transactions: an aborted request's records are never read.
+            "isolation.level": "read_committed",
             **(extra_config or {}),
         }
     )
