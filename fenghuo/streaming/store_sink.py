@@ -23,8 +23,9 @@ barrier waits too: checkpoints stop completing (and Kafka offsets stop being com
 store is back, so a crash during an outage re-reads from the last completed checkpoint.
 
 The store is the settings' backend (`settings`, else the worker's own, read when the function
-opens): SQLite at the job's store path, or Elasticsearch at FENGHUO_ES_URL. Tests pass their own
-`opener` (a store that also records its batches).
+opens): SQLite at the job's store path, or the search server (Elasticsearch at FENGHUO_ES_URL,
+OpenSearch at FENGHUO_OPENSEARCH_URL), also on a cluster. Tests pass their own `opener` (a store
+that also records its batches, or one on a node of their own).
 """
 
 from __future__ import annotations
